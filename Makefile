@@ -1,0 +1,37 @@
+# Run `make help` for the targets. `make demo` and `make test` install first.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+RUN := $(UV) run --frozen
+DEMO := outputs/demo
+DEMO_ACCOUNTS ?= 2000
+DEMO_SEED ?= 42
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test lint format serve
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+install: ## Install the project and its locked dependencies into .venv (installs uv if missing)
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+$(DEMO)/raw/accounts.csv: $(wildcard data/*.py data/world/*.py)
+	$(RUN) churn generate --out $(DEMO) --accounts $(DEMO_ACCOUNTS) --seed $(DEMO_SEED)
+
+demo: install $(DEMO)/raw/accounts.csv ## Generate the demo world and run the whole pipeline (dvc repro)
+	$(RUN) dvc repro
+
+test: install ## Run the whole test suite
+	$(RUN) pytest
+
+lint: install ## ruff check, ruff format --check, mypy, import contracts
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+	$(RUN) lint-imports
+
+format: install ## Format and fix what ruff can
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .

@@ -1,0 +1,59 @@
+"""Shared plumbing for the `churn` commands: logging, progress bars, and clean failures."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from data.errors import ContractError, ParamsError
+from data.params import Section, load_section, read_params
+
+S = TypeVar("S", bound=Section)
+
+PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="The params.yaml to read.")
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Log to stderr; called by the CLI, never at import time."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def progress_enabled() -> bool:
+    """Progress bars on a terminal; quiet in CI logs and pipes."""
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def progress(iterable: Any = None, **kwargs: Any) -> Any:
+    """A tqdm bar that hides itself when not on a terminal."""
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, disable=not progress_enabled(), dynamic_ncols=True, **kwargs)
+
+
+def params_for(path: Path, *sections: tuple[str, type[Section]]) -> tuple[Section, ...]:
+    """Read `params.yaml` once and validate the named sections."""
+    raw = read_params(path)
+    return tuple(load_section(raw, name, model, str(path)) for name, model in sections)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn contract and params errors into one line on stderr and exit code 2."""
+    try:
+        yield
+    except (ContractError, ParamsError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None

@@ -1,0 +1,36 @@
+"""DVC stages of the data package: the only code here that decides where files go."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from data.io import atomic_dir, write_json
+from data.params import BaseParams, ValidateParams
+
+log = logging.getLogger(__name__)
+
+
+def validate(raw_dir: Path, out_dir: Path, base: BaseParams, rules: ValidateParams) -> dict[str, Any]:
+    """Check `raw_dir` against the contract; write typed Parquet copies and `report.json`.
+
+    Everything is written to a temporary folder that replaces `out_dir` only once the whole
+    export has passed, so bad input leaves an earlier good output untouched.
+    """
+    from data.validation import check_and_copy
+
+    with atomic_dir(Path(out_dir)) as tmp:
+        report = check_and_copy(Path(raw_dir), tmp, base, rules)
+        write_json(report, tmp / "report.json")
+    log.info("validated %s -> %s", raw_dir, out_dir)
+    return report
+
+
+def generate(out_dir: Path, n_accounts: int, seed: int) -> None:
+    """Simulate the demo world into `out_dir/raw` and `out_dir/truth`, atomically."""
+    from data.world import write_world
+
+    with atomic_dir(Path(out_dir)) as tmp:
+        write_world(tmp, n_accounts=n_accounts, seed=seed)
+    log.info("demo world of %d accounts written to %s", n_accounts, out_dir)
