@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from data.console import PARAMS_OPTION, params_for, setup_logging, user_errors
-from data.params import BaseParams, ValidateParams
+from data.console import PARAMS_OPTION, setup_logging, user_errors
+from data.params import BaseParams, ValidateParams, load_section, read_params
 
 
 def validate(
@@ -20,8 +20,10 @@ def validate(
 
     setup_logging()
     with user_errors():
-        base, rules = params_for(params, ("base", BaseParams), ("validate", ValidateParams))
-        run(raw, out, base, rules)  # type: ignore[arg-type]
+        raw_params = read_params(params)
+        base = load_section(raw_params, "base", BaseParams)
+        rules = load_section(raw_params, "validate", ValidateParams)
+        run(raw, out, base, rules)
 
 
 def generate(

@@ -145,8 +145,7 @@ MANAGER_RATINGS = Table(
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t
-    for t in (ACCOUNTS, SUBSCRIPTIONS, USAGE_EVENTS, TICKETS, CONTACTS, MANAGER_RATINGS)
+    t.name: t for t in (ACCOUNTS, SUBSCRIPTIONS, USAGE_EVENTS, TICKETS, CONTACTS, MANAGER_RATINGS)
 }
 OPTIONAL_SOURCES: tuple[str, ...] = tuple(n for n, t in TABLES.items() if not t.required)
 

@@ -12,7 +12,9 @@ from data.params import BaseParams, ValidateParams
 log = logging.getLogger(__name__)
 
 
-def validate(raw_dir: Path, out_dir: Path, base: BaseParams, rules: ValidateParams) -> dict[str, Any]:
+def validate(
+    raw_dir: Path, out_dir: Path, base: BaseParams, rules: ValidateParams
+) -> dict[str, Any]:
     """Check `raw_dir` against the contract; write typed Parquet copies and `report.json`.
 
     Everything is written to a temporary folder that replaces `out_dir` only once the whole
