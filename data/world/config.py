@@ -1,0 +1,91 @@
+"""Parameters of the demo world: its calendar, its population and its hidden dynamics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Day numbers count from DAY0, the first day of the exported data.
+DAY0 = np.datetime64("2024-05-01", "D")
+NO_DAY = np.iinfo(np.int64).max // 4  # "never" (no churn, no restart)
+
+SEGMENTS = ("low_touch", "middle_touch", "high_touch")
+REGIONS = ("EMEA", "NA", "APAC")
+INDUSTRIES = ("software", "retail", "finance", "healthcare", "manufacturing", "education")
+CAUSES = (
+    "onboarding_failure",
+    "budget_cut",
+    "champion_left",
+    "value_not_understood",
+    "support_friction",
+    "low_health",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class Dynamics:
+    """Weekly hidden-health dynamics and the renewal decision, shared by simulation and truth.
+
+    Health `h` is a standardised latent score (0 = ordinary, negative = at risk) pulled each
+    week toward a target set by the account's traits and its current shocks.
+    """
+
+    kappa: float = 0.08  # weekly pull of health toward its target
+    sigma: float = 0.22  # weekly health noise
+    champion_rate: float = 0.30 / 52  # weekly chance the client's champion leaves
+    champion_drop: float = 1.4  # target drop right after the champion leaves
+    champion_decay: float = 0.96  # weekly fade of that drop (a new champion emerges)
+    budget_rate: float = 0.15 / 52  # weekly chance of a budget cut at the client
+    budget_drop: float = 0.3
+    budget_decay: float = 0.975
+    friction_rate: float = 0.8 / 52  # weekly chance of a stretch of support trouble
+    friction_drop: float = 0.15
+    friction_decay: float = 0.95
+    onboarding_weeks: int = 13  # the first 90 days
+    onboarding_drop: float = 1.6  # target drop while a failed onboarding lasts
+    never_drift: float = 0.012  # weekly slide of target when the value was never understood
+    monthly_logit: float = -3.1  # renewal-decision log-odds of leaving at health 0
+    annual_logit: float = -1.3
+    segment_logit: tuple[float, float, float] = (0.35, 0.0, -0.45)
+    health_weight: float = 1.5  # log-odds per unit of health lost
+    budget_weight: float = 2.2  # log-odds added by a fresh budget cut
+    friction_weight: float = 2.0  # log-odds added by fresh support trouble
+    onboarding_weight: float = 1.3  # log-odds added at renewals in the first 26 weeks
+    lapse_monthly: float = 0.025  # chance a renewal is paid late (a gap shorter than grace)
+    lapse_annual: float = 0.07
+    lapse_days: tuple[int, int] = (3, 25)
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """Calendar and population of the demo world."""
+
+    data_days: int = 914  # 2024-05-01 .. 2026-10-31: 2.5 years
+    preexisting_share: float = 0.45  # accounts already customers on the first day
+    history_days: tuple[int, int] = (120, 1500)  # their age on the first day
+    mrr_log_mean: float = 6.6
+    mrr_log_sd: float = 1.1
+    segment_mrr: tuple[float, float] = (500.0, 2500.0)  # low < 500 <= middle < 2500 <= high
+    annual_share: tuple[float, float, float] = (0.2, 0.5, 0.85)  # by segment
+    never_share: float = 0.12  # new accounts that never understand the value
+    onboarding_fail_share: float = 0.18
+    neglected_share: float = 0.15
+    restart_share: float = 0.12  # churned lives that come back later (a new life)
+    restart_days: tuple[int, int] = (40, 360)
+    horizon_days: int = 90
+    grace_gap_days: int = 30
+    truth_paths: int = 64  # re-simulated futures per (life, Monday)
+    truth_paths_large: int = 16  # ... for worlds past `large_world` accounts
+    large_world: int = 5000
+    usage_chunk: int = 1000  # accounts per usage chunk (bounded memory)
+
+    @property
+    def data_end(self) -> int:
+        """Last day number of the exported data."""
+        return self.data_days - 1
+
+    def paths(self, n_accounts: int) -> int:
+        """Re-simulated futures per (life, Monday) for a world of `n_accounts`."""
+        return self.truth_paths if n_accounts <= self.large_world else self.truth_paths_large

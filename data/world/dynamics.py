@@ -1,0 +1,115 @@
+"""The hidden-state dynamics: one weekly health step and the renewal decision.
+
+The main simulation and the truth re-simulation both call these functions, so the true
+probability is computed from exactly the process that produced the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from data.world.config import DAY0, Dynamics
+
+
+@dataclass(frozen=True)
+class Traits:
+    """Fixed traits of a life (arrays of one length)."""
+
+    mu: np.ndarray  # long-run health
+    never: np.ndarray  # bool: never understood the product's value
+    onb_fail: np.ndarray  # bool: onboarding fails in the first 90 days
+    months: np.ndarray  # contract length: 1 (monthly) or 12 (annual)
+    segment: np.ndarray  # 0 low, 1 middle, 2 high touch
+
+    def take(self, index: np.ndarray) -> Traits:
+        """The traits of the lives at `index`."""
+        return Traits(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
+
+
+@dataclass(frozen=True)
+class Health:
+    """The moving hidden state: health, and three shocks that fade (each 0..1).
+
+    Support friction (a stretch of bugs and slow answers) barely moves usage, since clients
+    still have to work, but it angers them at renewal: tickets are where it shows.
+    """
+
+    h: np.ndarray
+    champion: np.ndarray
+    budget: np.ndarray
+    friction: np.ndarray
+
+    def take(self, index: np.ndarray) -> Health:
+        """The state of the entries at `index`."""
+        return Health(self.h[index], self.champion[index], self.budget[index], self.friction[index])
+
+
+def add_months(day: np.ndarray, months: np.ndarray | int) -> np.ndarray:
+    """Day numbers `months` calendar months after `day`, clipped to the month's end."""
+    date = DAY0 + np.asarray(day, dtype=np.int64)
+    month = date.astype("datetime64[M]")
+    offset = (date - month.astype("datetime64[D]")).astype(np.int64)
+    target = month + np.asarray(months, dtype=np.int64)
+    length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(
+        np.int64
+    )
+    out = target.astype("datetime64[D]") + np.minimum(offset, length - 1)
+    return (out - DAY0).astype(np.int64)
+
+
+def period_end(start: np.ndarray, months: np.ndarray | int) -> np.ndarray:
+    """Last paid day of a billing period that starts on `start`."""
+    return add_months(start, months) - 1
+
+
+def _target(state: Health, traits: Traits, age: np.ndarray, dyn: Dynamics) -> np.ndarray:
+    onboarding = traits.onb_fail & (age < dyn.onboarding_weeks)
+    # Clients who never saw the value slide slowly for up to two years.
+    drift = np.where(traits.never, np.clip(age, 0, 104) * dyn.never_drift, 0.0)
+    return (
+        traits.mu
+        - dyn.champion_drop * state.champion
+        - dyn.budget_drop * state.budget
+        - dyn.onboarding_drop * onboarding
+        - dyn.friction_drop * state.friction
+        - drift
+    )
+
+
+def step(
+    state: Health, traits: Traits, age: np.ndarray, rng: np.random.Generator, dyn: Dynamics
+) -> Health:
+    """Advance the hidden state one week (age = whole weeks since the life started)."""
+    n = state.h.shape[0]
+    shock = rng.random((3, n))
+    eps = rng.standard_normal(n)
+    champion = np.where(shock[0] < dyn.champion_rate, 1.0, state.champion * dyn.champion_decay)
+    budget = np.where(shock[1] < dyn.budget_rate, 1.0, state.budget * dyn.budget_decay)
+    friction = np.where(shock[2] < dyn.friction_rate, 1.0, state.friction * dyn.friction_decay)
+    moved = Health(state.h, champion, budget, friction)
+    h = state.h + dyn.kappa * (_target(moved, traits, age, dyn) - state.h) + dyn.sigma * eps
+    return Health(h, champion, budget, friction)
+
+
+def leave_probability(state: Health, traits: Traits, age: np.ndarray, dyn: Dynamics) -> np.ndarray:
+    """Probability that a life decides to leave at a renewal date, given its state."""
+    base = np.where(traits.months == 12, dyn.annual_logit, dyn.monthly_logit)
+    z = (
+        base
+        + np.asarray(dyn.segment_logit)[traits.segment]
+        - dyn.health_weight * state.h
+        + dyn.budget_weight * state.budget
+        + dyn.friction_weight * state.friction
+        + dyn.onboarding_weight * (traits.onb_fail & (age < 2 * dyn.onboarding_weeks))
+    )
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def lapse_gap(months: np.ndarray, rng: np.random.Generator, dyn: Dynamics) -> np.ndarray:
+    """Days of a late payment after a renewal (0 = paid on time; always below the grace gap)."""
+    n = months.shape[0]
+    chance = np.where(months == 12, dyn.lapse_annual, dyn.lapse_monthly)
+    late = rng.random(n) < chance
+    return np.where(late, rng.integers(dyn.lapse_days[0], dyn.lapse_days[1] + 1, n), 0)

@@ -1,0 +1,199 @@
+"""`write_world`: simulate the demo world and write its raw tables and its ground truth."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from data.io import write_json
+from data.world.cells import weekly_cells
+from data.world.config import Dynamics, WorldConfig
+from data.world.crm import contacts_and_ratings, tickets_table
+from data.world.population import draw_managers, draw_population
+from data.world.simulation import World, simulate
+from data.world.tables import accounts_table, churns_table, subscriptions_table, to_dates
+from data.world.truth import realised_churn, true_risk
+from data.world.usage import KEY_EVENTS, SCHEMA, usage_chunk
+
+log = logging.getLogger(__name__)
+
+_STREAMS = (
+    "managers",
+    "population",
+    "simulation",
+    "truth",
+    "accounts",
+    "tickets",
+    "contacts",
+    "usage",
+    "orphans",
+)
+_CSV = pacsv.WriteOptions(quoting_style="needed")
+ORPHAN_SHARE = 0.003  # rows naming accounts deleted from the CRM (the contract allows < 1%)
+
+
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    """A frame as Arrow with dates as date32, so the CSV shows `2025-03-31`."""
+    columns = {}
+    for name, col in frame.items():
+        if pd.api.types.is_datetime64_any_dtype(col):
+            days = col.to_numpy().astype("datetime64[D]")
+            columns[name] = pa.array(days, pa.date32(), from_pandas=True)
+        else:
+            columns[name] = pa.array(col.to_numpy(dtype=object), from_pandas=True)
+    return pa.table(columns)
+
+
+def _with_orphans(frame: pd.DataFrame, n_accounts: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Copy a few rows under account ids that no longer exist in `accounts`."""
+    pick = np.sort(rng.choice(len(frame), int(len(frame) * ORPHAN_SHARE), replace=False))
+    orphans = frame.iloc[pick].copy()
+    gone = n_accounts + 1 + rng.integers(0, 50, len(orphans))
+    orphans["account_id"] = [f"ACC-{g:05d}" for g in gone]
+    if "ticket_id" in orphans:
+        orphans["ticket_id"] = [f"T-X{i:06d}" for i in range(len(orphans))]
+    return pd.concat([frame, orphans], ignore_index=True)
+
+
+def _write_usage(world: World, cfg: WorldConfig, seq: np.random.SeedSequence, path: Path) -> int:
+    """Stream usage chunk by chunk; each chunk has its own seed, so chunks are independent."""
+    n = len(world.pop.created)
+    starts = range(0, n, cfg.usage_chunk)
+    rows = 0
+    orphan_rng = np.random.default_rng(seq.spawn(1)[0])
+    with pacsv.CSVWriter(path, SCHEMA, write_options=_CSV) as writer:
+        for lo, child in zip(starts, seq.spawn(len(starts)), strict=True):
+            rng = np.random.default_rng(child)
+            table = usage_chunk(world, range(lo, min(lo + cfg.usage_chunk, n)), cfg, rng)
+            pick = np.flatnonzero(orphan_rng.random(table.num_rows) < ORPHAN_SHARE)
+            gone = n + 1 + orphan_rng.integers(0, 50, pick.shape[0])
+            orphans = table.take(pa.array(pick)).set_column(
+                0, "account_id", pa.array([f"ACC-{g:05d}" for g in gone], pa.string())
+            )
+            writer.write_table(table)
+            writer.write_table(orphans)
+            rows += table.num_rows + orphans.num_rows
+    return rows
+
+
+def _truth(
+    world: World, cfg: WorldConfig, dyn: Dynamics, rng: np.random.Generator
+) -> dict[str, Any]:
+    """The true risk per (life, Monday), the churns, and their summary."""
+    n = len(world.pop.created)
+    risk = true_risk(world, cfg.paths(n), cfg.horizon_days, rng, dyn)
+    ids = world.pop.ids
+    frame = pa.table(
+        {
+            "account_id": pa.array(ids[risk["account"].to_numpy()]),
+            "as_of": pa.array(to_dates(risk["as_of"].to_numpy()), pa.date32()),
+            "life": pa.array(risk["life"].to_numpy(), pa.int32()),
+            "p_churn": pa.array(risk["p_churn"].to_numpy(), pa.float64()),
+        }
+    )
+    label = realised_churn(world, cfg.horizon_days)
+    known = risk["as_of"].to_numpy() + cfg.horizon_days <= cfg.data_end + 1
+    churns = churns_table(world.lives, world.pop, cfg.data_end + cfg.horizon_days)
+    return {
+        "risk": frame,
+        "churns": churns,
+        "summary": {
+            "risk_rows": len(risk),
+            "churn_share_90d": round(float(label[known].mean()), 4),
+            "mean_p_churn": round(float(risk["p_churn"].to_numpy()[known].mean()), 4),
+            "churns_in_data": int((churns["churn_date"] <= to_dates(cfg.data_end)).sum()),
+            "churns_by_cause": churns["cause"].value_counts().sort_index().to_dict(),
+        },
+    }
+
+
+def _raw_tables(
+    world: World, cfg: WorldConfig, rng: Callable[[str], np.random.Generator]
+) -> dict[str, pd.DataFrame]:
+    """The five small tables (usage is streamed separately), orphans included."""
+    n = len(world.pop.created)
+    cells = weekly_cells(world, cfg)
+    contacts, ratings = contacts_and_ratings(world, cells, cfg, rng("contacts"))
+    orphans = rng("orphans")
+    return {
+        "accounts": accounts_table(world.pop, world.managers, rng("accounts")),
+        "subscriptions": subscriptions_table(world.periods, world.lives, world.pop, cfg),
+        "tickets": _with_orphans(tickets_table(world, cells, cfg, rng("tickets")), n, orphans),
+        "contacts": _with_orphans(contacts, n, orphans),
+        "manager_ratings": ratings,
+    }
+
+
+def write_world(out_dir: Path, n_accounts: int, seed: int) -> None:
+    """Write `out_dir/raw/` (the six contract tables as CSV) and `out_dir/truth/`."""
+    started = time.perf_counter()
+    cfg, dyn = WorldConfig(), Dynamics()
+    seqs = dict(zip(_STREAMS, np.random.SeedSequence(seed).spawn(len(_STREAMS)), strict=True))
+
+    def rng(name: str) -> np.random.Generator:
+        return np.random.default_rng(seqs[name])
+
+    managers = draw_managers(n_accounts, rng("managers"))
+    pop = draw_population(n_accounts, managers, cfg, rng("population"))
+    world = simulate(pop, managers, cfg, dyn, rng("simulation"))
+    raw, truth_dir = Path(out_dir) / "raw", Path(out_dir) / "truth"
+    raw.mkdir(parents=True)
+    truth_dir.mkdir(parents=True)
+    rows = {}
+    for name, frame in _raw_tables(world, cfg, rng).items():
+        pacsv.write_csv(_arrow(frame), raw / f"{name}.csv", _CSV)
+        rows[name] = len(frame)
+    rows["usage_events"] = _write_usage(world, cfg, seqs["usage"], raw / "usage_events.csv")
+    log.info("raw tables written in %.1fs: %s", time.perf_counter() - started, rows)
+    truth = _truth(world, cfg, dyn, rng("truth"))
+    pq.write_table(truth["risk"], truth_dir / "risk.parquet")
+    pq.write_table(_arrow(truth["churns"]), truth_dir / "churns.parquet")
+    write_json(
+        _summary(world, cfg, dyn, n_accounts, seed, rows, truth["summary"]),
+        truth_dir / "world.json",
+    )
+    log.info("world written in %.1fs", time.perf_counter() - started)
+
+
+def _summary(
+    world: World, cfg: WorldConfig, dyn: Dynamics, n: int, seed: int, rows: dict, truth: dict
+) -> dict[str, Any]:
+    return {
+        "seed": seed,
+        "accounts": n,
+        "data_start": str(to_dates(0)),
+        "data_end": str(to_dates(cfg.data_end)),
+        "truth_paths": cfg.paths(n),
+        "truth_paths_note": (
+            f"{cfg.truth_paths_large} paths (not {cfg.truth_paths}) past {cfg.large_world} "
+            "accounts, to bound the generation time; survival is carried per path "
+            "(Rao-Blackwellised), so the estimate stays smooth"
+            if cfg.paths(n) < cfg.truth_paths
+            else "re-simulated futures per (life, Monday); survival carried per path"
+        ),
+        "definitions": {
+            "active": "a life is active on a Monday from its first paid day through its churn "
+            "date, payment lapses (gaps shorter than the grace gap) included",
+            "p_churn": "P(this life's churn date falls in [as_of, as_of + horizon_days)) given "
+            "the hidden state on as_of, from truth_paths re-simulated futures",
+            "churns": "every churn of the simulation up to data_end + horizon_days; later "
+            "ones than data_end are not visible in raw/",
+        },
+        "key_events": list(KEY_EVENTS),
+        "managers": len(world.managers.segment),
+        "lives": len(world.lives),
+        "rows": rows,
+        **truth,
+        "config": asdict(cfg),
+        "dynamics": asdict(dyn),
+    }
