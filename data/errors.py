@@ -19,7 +19,7 @@ class ContractError(Exception):
         self.file, self.column, self.rule = file, column, rule
         self.count, self.examples = count, tuple(examples)[:5]
         where = f"{file}, column '{column}'" if column else file
-        rows = f": {count} row{'s' if count != 1 else ''} break it" if count else ""
+        rows = f": {count} rows break it" if count > 1 else (": 1 row breaks it" if count else "")
         shown = f" (e.g. {'; '.join(self.examples)})" if self.examples else ""
         super().__init__(f"{where}: {rule}{rows}{shown}")
 

@@ -1,0 +1,149 @@
+"""Reading raw contract tables into DuckDB, and the SQL that types their values.
+
+CSV columns are read as text so that validation, not the reader, decides what is unparsable
+and can point at CSV line numbers; Parquet columns keep their own types and are converted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from data.contract import Column, Kind, Table
+from data.errors import ContractError
+
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]00:00(:00(\.0+)?)?(Z|[+-]00(:?00)?)?)?$"
+ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?$"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One raw table file: where it is, its format, and the column types DuckDB saw."""
+
+    table: Table
+    path: Path
+    format: str  # "csv" or "parquet"
+    types: dict[str, str]  # column name -> DuckDB type of the raw column
+
+    @property
+    def file(self) -> str:
+        """The file name, as messages name it."""
+        return self.path.name
+
+    def where(self, row: int) -> str:
+        """How a message points at a data row (1-based): CSV line or Parquet row."""
+        return f"line {row + 1}" if self.format == "csv" else f"row {row}"
+
+
+def find_file(raw_dir: Path, table: Table) -> Path | None:
+    """The CSV or Parquet file of `table` in `raw_dir`; an error when both exist."""
+    found = [raw_dir / f"{table.name}.{ext}" for ext in ("csv", "parquet")]
+    present = [p for p in found if p.is_file()]
+    if len(present) == 2:
+        raise ContractError(
+            f"{table.name}.csv", None, f"both {table.name}.csv and {table.name}.parquet exist"
+        )
+    if not present and table.required:
+        raise ContractError(
+            f"{table.name}.csv",
+            None,
+            f"required table is missing (no {table.name}.csv or {table.name}.parquet in {raw_dir})",
+        )
+    return present[0] if present else None
+
+
+def load_raw(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> Source:
+    """Copy a raw file into table `raw_<name>` (file order kept, for line numbers)."""
+    fmt = "parquet" if path.suffix == ".parquet" else "csv"
+    quoted = str(path).replace("'", "''")
+    reader = (
+        f"read_parquet('{quoted}')"
+        if fmt == "parquet"
+        else f"read_csv('{quoted}', header = true, all_varchar = true, sample_size = -1)"
+    )
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE raw_{table.name} AS "
+            f"SELECT row_number() OVER () AS __row, * FROM {reader}"
+        )
+    except duckdb.Error as err:
+        first = str(err).splitlines()[0]
+        raise ContractError(path.name, None, f"cannot be read as {fmt.upper()}: {first}") from None
+    described = con.execute(f"DESCRIBE raw_{table.name}").fetchall()
+    types = {str(r[0]).strip(): str(r[1]) for r in described if r[0] != "__row"}
+    return Source(table, path, fmt, types)
+
+
+def _col(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def text_expr(column: str) -> str:
+    """The raw value as trimmed text, NULL when empty."""
+    return f"NULLIF(TRIM(CAST({_col(column)} AS VARCHAR)), '')"
+
+
+def typed_expr(column: Column, raw_type: str | None) -> str:
+    """SQL giving the column's contract-typed value, NULL where missing or unparsable."""
+    kind = column.kind
+    if raw_type is None:
+        return f"CAST(NULL AS {sql_type(kind)})"
+    text = text_expr(column.name)
+    native = raw_type.upper()
+    name = _col(column.name)
+    if kind is Kind.STRING:
+        return text
+    if kind is Kind.NUMBER:
+        return f"TRY_CAST({text} AS DOUBLE)"
+    if kind is Kind.INTEGER:
+        return f"CASE WHEN {_whole(text)} THEN CAST(TRY_CAST({text} AS DOUBLE) AS INTEGER) END"
+    if kind is Kind.DATE:
+        if native == "DATE":
+            return name
+        if native.startswith("TIMESTAMP"):
+            return f"CAST({name} AS DATE)"
+        iso = f"regexp_matches({text}, '{ISO_DATE}')"
+        return f"CASE WHEN {iso} THEN TRY_CAST(left({text}, 10) AS DATE) END"
+    if native in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
+        return name
+    if native.startswith("TIMESTAMP") or native == "DATE":
+        return f"CAST({name} AS TIMESTAMPTZ)"  # naive means UTC; the session zone is UTC
+    iso = f"regexp_matches({text}, '{ISO_TIMESTAMP}')"
+    return f"CASE WHEN {iso} THEN TRY_CAST({text} AS TIMESTAMPTZ) END"
+
+
+def _whole(text: str) -> str:
+    value = f"TRY_CAST({text} AS DOUBLE)"
+    return f"({value} IS NOT NULL AND isfinite({value}) AND {value} = floor({value}))"
+
+
+def bad_value_expr(column: Column, raw_type: str | None) -> str:
+    """SQL that is true where a value is present but does not parse as the contract type."""
+    if raw_type is None or column.kind is Kind.STRING:
+        return "false"
+    typed = typed_expr(column, raw_type)
+    extra = ""
+    if column.kind is Kind.NUMBER:
+        extra = f" OR NOT isfinite({typed})"
+    return f"({text_expr(column.name)} IS NOT NULL AND ({typed} IS NULL{extra}))"
+
+
+def sql_type(kind: Kind) -> str:
+    """The DuckDB type of a contract kind in the typed copies."""
+    return {
+        Kind.STRING: "VARCHAR",
+        Kind.DATE: "DATE",
+        Kind.TIMESTAMP: "TIMESTAMPTZ",
+        Kind.NUMBER: "DOUBLE",
+        Kind.INTEGER: "INTEGER",
+    }[kind]
+
+
+RULE_FOR_KIND = {
+    Kind.DATE: "not an ISO 8601 date (YYYY-MM-DD)",
+    Kind.TIMESTAMP: "not an ISO 8601 timestamp",
+    Kind.NUMBER: "not a number",
+    Kind.INTEGER: "not a whole number",
+}

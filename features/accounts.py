@@ -1,0 +1,82 @@
+"""Account and money features: tenure, life, segment, MRR, plan, billing interval, renewal.
+
+The subscriptions seen at `as_of` are those starting before it; of those, the ones covering
+the day before `as_of` are the current paid periods (their end dates are known in advance, so
+the renewal distance may use them). MRR now is their summed mrr (0 when none covers it);
+plan, billing interval and renewal distance come from the largest of them.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from features.manifest import Feature
+
+MONTHLY_MAX_DAYS = 59  # periods up to this long bill monthly
+ANNUAL_MIN_DAYS = 300  # periods at least this long bill annually
+
+
+def _f(name: str, dtype: str, unit: str, text: str) -> Feature:
+    return Feature(name, dtype, "account", None, unit, text)  # type: ignore[arg-type]
+
+
+def account_features() -> list[Feature]:
+    """The account features, in column order."""
+    return [
+        _f("account_tenure_days", "int", "days", "Days since the account signed up"),
+        _f("account_life", "int", "count", "1 for a first subscription, 2 after one comeback..."),
+        _f("account_life_days", "int", "days", "Days since the current subscription run began"),
+        _f("account_segment", "category", "label", "Service tier"),
+        _f("account_mrr_now", "float", "currency/month", "Monthly recurring revenue now"),
+        Feature(
+            "account_mrr_change_90d",
+            "float",
+            "account",
+            "90d",
+            "currency/month",
+            "Change in monthly revenue over the last 90 days",
+        ),
+        _f("account_plan", "category", "label", "Current plan"),
+        _f("account_billing_interval", "category", "label", "Monthly or annual billing"),
+        _f("account_days_to_period_end", "int", "days", "Days until the paid period ends"),
+        _f("account_industry", "category", "label", "Industry"),
+        _f("account_region", "category", "label", "Region"),
+    ]
+
+
+def build_accounts(con: duckdb.DuckDBPyConnection) -> list[Feature]:
+    """Create table `f_accounts` (sid, extras, account features) from accounts/subscriptions."""
+    far = "DATE '9999-12-31'"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE f_accounts AS
+        WITH cover AS (SELECT k.sid, k.as_of, s.* EXCLUDE (account_id) FROM keys k
+            JOIN subscriptions s ON k.account_id = s.account_id
+            AND s.start_date <= k.as_of AND coalesce(s.end_date, {far}) >= k.as_of - 1),
+        now AS (SELECT sid,
+            coalesce(sum(mrr) FILTER (WHERE start_date < as_of), 0) AS mrr_now,
+            sum(mrr) FILTER (WHERE coalesce(end_date, {far}) >= as_of) AS mrr_in_force
+            FROM cover GROUP BY sid),
+        main AS (SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY sid ORDER BY mrr DESC,
+                 start_date DESC, end_date DESC NULLS FIRST, plan NULLS LAST) AS rn
+                 FROM cover WHERE start_date < as_of) WHERE rn = 1),
+        ago AS (SELECT k.sid, sum(s.mrr) AS mrr FROM keys k JOIN subscriptions s
+            ON k.account_id = s.account_id AND s.start_date <= k.as_of - 91
+            AND coalesce(s.end_date, {far}) >= k.as_of - 91 GROUP BY k.sid)
+        SELECT k.sid, a.csm_id, a.segment, n.mrr_in_force AS mrr,
+        CAST(k.as_of - a.created_at AS INTEGER) AS account_tenure_days,
+        k.life AS account_life,
+        CAST(k.as_of - k.life_start AS INTEGER) AS account_life_days,
+        a.segment AS account_segment,
+        coalesce(n.mrr_now, 0) AS account_mrr_now,
+        coalesce(n.mrr_now, 0) - coalesce(g.mrr, 0) AS account_mrr_change_90d,
+        m.plan AS account_plan,
+        CASE WHEN m.end_date IS NULL THEN NULL
+             WHEN m.end_date - m.start_date + 1 <= {MONTHLY_MAX_DAYS} THEN 'monthly'
+             WHEN m.end_date - m.start_date + 1 >= {ANNUAL_MIN_DAYS} THEN 'annual'
+             ELSE 'other' END AS account_billing_interval,
+        CAST(m.end_date - k.as_of AS INTEGER) AS account_days_to_period_end,
+        a.industry AS account_industry, a.region AS account_region
+        FROM keys k JOIN accounts a USING (account_id) LEFT JOIN now n USING (sid)
+        LEFT JOIN main m USING (sid) LEFT JOIN ago g USING (sid)"""
+    )
+    return account_features()

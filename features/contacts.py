@@ -1,0 +1,70 @@
+"""Contact features: how recently and how often the account manager and the client talked."""
+
+from __future__ import annotations
+
+import duckdb
+
+from features.manifest import Feature
+from features.windows import cumulate, look_up
+
+WINDOWS = (30, 90)
+
+
+def _f(name: str, dtype: str, window: str | None, unit: str, text: str) -> Feature:
+    return Feature(name, dtype, "contacts", window, unit, text)  # type: ignore[arg-type]
+
+
+def contact_features() -> list[Feature]:
+    """The contact features, in column order."""
+    return [
+        _f("contacts_days_since_last", "int", None, "days", "Days since the last contact"),
+        _f(
+            "contacts_days_since_last_inbound",
+            "int",
+            None,
+            "days",
+            "Days since the client last reached out",
+        ),
+        *(
+            _f(f"contacts_{w}d", "int", f"{w}d", "contacts", f"Contacts, last {w} days")
+            for w in WINDOWS
+        ),
+        _f(
+            "contacts_inbound_share_90d",
+            "float",
+            "90d",
+            "share",
+            "Share of the last 90 days' contacts started by the client",
+        ),
+        _f("contacts_never", "bool", None, "flag", "Never contacted"),
+    ]
+
+
+def build_contacts(con: duckdb.DuckDBPyConnection) -> list[Feature]:
+    """Create table `f_contacts` (sid, contact features) from table `contacts`."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE contacts_daily AS SELECT a, "
+        "CAST(occurred_at AS DATE) AS day, count(*) AS n, "
+        "count(*) FILTER (WHERE direction = 'inbound') AS inbound "
+        "FROM contacts JOIN acc USING (account_id) GROUP BY ALL"
+    )
+    exprs = {
+        "n": "sum(n)",
+        "inbound": "sum(inbound)",
+        "last_day": "max(day)",
+        "last_inbound": "max(CASE WHEN inbound > 0 THEN day END)",
+    }
+    cumulate(con, "contacts_daily", "contacts_cum", exprs)
+    offsets = {0: list(exprs), 30: ["n"], 90: ["n", "inbound"]}
+    look_up(con, "contacts_cum", "contacts_at", offsets, zero=["n", "inbound"])
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE f_contacts AS SELECT sid,
+        CAST(k.as_of - last_day_at0 AS INTEGER) AS contacts_days_since_last,
+        CAST(k.as_of - last_inbound_at0 AS INTEGER) AS contacts_days_since_last_inbound,
+        CAST(n_at0 - n_at30 AS INTEGER) AS contacts_30d,
+        CAST(n_at0 - n_at90 AS INTEGER) AS contacts_90d,
+        (inbound_at0 - inbound_at90) / nullif(n_at0 - n_at90, 0) AS contacts_inbound_share_90d,
+        last_day_at0 IS NULL AS contacts_never
+        FROM contacts_at JOIN keys k USING (sid)"""
+    )
+    return contact_features()

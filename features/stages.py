@@ -1,0 +1,179 @@
+"""The `features` DVC stage: validated Parquet in, snapshots.parquet and manifest.json out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from data.console import progress
+from data.contract import OPTIONAL_SOURCES, TABLES
+from data.io import atomic_dir, read_json, write_json
+from data.params import BaseParams
+from features.accounts import build_accounts
+from features.contacts import build_contacts
+from features.key_events import learn_key_events
+from features.lives import build_lives, build_snapshots, snapshot_dates
+from features.manifest import EXTRA_COLUMNS, ID_COLUMNS, LABEL, Feature, build_manifest
+from features.params import FeaturesParams
+from features.ratings import build_ratings
+from features.tickets import build_tickets
+from features.usage import build_usage, prepare_usage
+
+log = logging.getLogger(__name__)
+
+# Optional source -> (family table, builder). Usage is handled apart (it needs key events).
+FAMILIES: dict[str, tuple[str, Callable[[duckdb.DuckDBPyConnection], list[Feature]]]] = {
+    "tickets": ("f_tickets", build_tickets),
+    "contacts": ("f_contacts", build_contacts),
+    "manager_ratings": ("f_ratings", build_ratings),
+}
+
+
+def _quote(path: Path) -> str:
+    """A path as a SQL string literal."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _connect(validated_dir: Path, params: FeaturesParams, spill: Path) -> duckdb.DuckDBPyConnection:
+    config: dict[str, Any] = {"memory_limit": params.memory_limit, "temp_directory": str(spill)}
+    if params.threads:
+        config["threads"] = params.threads
+    con = duckdb.connect(config=config)
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET preserve_insertion_order = false")
+    for name in TABLES:
+        path = validated_dir / f"{name}.parquet"
+        if path.exists():
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_quote(path)})")
+    return con
+
+
+def _make_keys(
+    con: duckdb.DuckDBPyConnection, base: BaseParams, params: FeaturesParams, export_date: dt.date
+) -> list[dt.date]:
+    subs = con.execute("SELECT account_id, start_date, end_date FROM subscriptions").df()
+    lives = build_lives(subs, base.grace_gap_days)
+    # No account is active before the first paid day, so the snapshot calendar starts there.
+    first = subs["start_date"].min() if len(subs) else export_date
+    dates = snapshot_dates(first, export_date, params.frequency)
+    snaps = build_snapshots(lives, dates, export_date, base.horizon_days, base.grace_gap_days)
+    con.register("snaps_frame", snaps)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE acc AS SELECT account_id, "
+        "CAST(row_number() OVER (ORDER BY account_id) AS INTEGER) AS a FROM accounts"
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE keys AS SELECT
+        CAST(row_number() OVER (ORDER BY as_of, account_id) AS INTEGER) AS sid, a,
+        account_id, CAST(as_of AS DATE) AS as_of, life, CAST(life_start AS DATE) AS life_start,
+        CAST(churn_date AS DATE) AS churn_date, CAST(churned AS TINYINT) AS churned
+        FROM snaps_frame JOIN acc USING (account_id)"""
+    )
+    con.unregister("snaps_frame")
+    return [d.date() for d in dates]
+
+
+def _timed(bar: Any, label: str, run: Callable[[], list[Feature]]) -> list[Feature]:
+    started = time.perf_counter()
+    feats = run()
+    log.info("%s: %d features in %.1f s", label, len(feats), time.perf_counter() - started)
+    bar.update(1)
+    return feats
+
+
+def _build_families(
+    con: duckdb.DuckDBPyConnection, present: list[str], base: BaseParams, params: FeaturesParams
+) -> tuple[list[tuple[str, list[Feature]]], list[str]]:
+    steps = 1 + ("usage_events" in present) + sum(s in present for s in FAMILIES)
+    built: list[tuple[str, list[Feature]]] = []
+    key_events: list[str] = []
+    with progress(total=steps, desc="features", unit="family") as bar:
+        if "usage_events" in present:
+            started = time.perf_counter()
+            prepare_usage(con)
+            if params.key_events is None:
+                key_events = learn_key_events(con, base.horizon_days, params.n_key_events)
+            else:
+                key_events = list(params.key_events)
+            log.info(
+                "usage: aggregated to days in %.1f s; key events %s",
+                time.perf_counter() - started,
+                key_events,
+            )
+            built.append(("f_usage", _timed(bar, "usage", lambda: build_usage(con, key_events))))
+        for source, (table, build) in FAMILIES.items():
+            if source in present:
+                built.append((table, _timed(bar, source, functools.partial(build, con))))
+        built.insert(
+            0, ("f_accounts", _timed(bar, "account", functools.partial(build_accounts, con)))
+        )
+    return built, key_events
+
+
+def _select_sql(built: list[tuple[str, list[Feature]]]) -> str:
+    cols = [
+        *(f"k.{c}" for c in ID_COLUMNS),
+        f"k.{LABEL}",
+        "k.churn_date",
+        *(f"f_accounts.{c}" for c in EXTRA_COLUMNS[1:]),
+    ]
+    cols += [f"{table}.{f.name}" for table, feats in built for f in feats]
+    joins = " ".join(f"LEFT JOIN {table} USING (sid)" for table, _ in built)
+    return f"SELECT {', '.join(cols)} FROM keys k {joins} ORDER BY k.as_of, k.account_id"
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection, built: list[tuple[str, list[Feature]]], out: Path
+) -> tuple[int, int]:
+    started = time.perf_counter()
+    con.execute(f"COPY ({_select_sql(built)}) TO {_quote(out)} (FORMAT parquet)")
+    counts = con.execute("SELECT count(*), count(churned) FROM keys").fetchone()
+    assert counts is not None
+    log.info("wrote %d rows (%d labeled) in %.1f s", *counts, time.perf_counter() - started)
+    return int(counts[0]), int(counts[1])
+
+
+def features(
+    validated_dir: Path, out_dir: Path, base: BaseParams, params: FeaturesParams
+) -> dict[str, Any]:
+    """Build snapshots, labels and point-in-time features; write them and the manifest."""
+    validated_dir = Path(validated_dir)
+    report = read_json(validated_dir / "report.json")
+    export_date = dt.date.fromisoformat(report["export_date"])
+    present = [s for s in OPTIONAL_SOURCES if (validated_dir / f"{s}.parquet").exists()]
+    missing = [s for s in OPTIONAL_SOURCES if s not in present]
+    if missing:
+        log.info("sources missing, their features are left out: %s", ", ".join(missing))
+    with (
+        tempfile.TemporaryDirectory(prefix="churn-duckdb-") as spill,
+        atomic_dir(Path(out_dir)) as tmp,
+    ):
+        con = _connect(validated_dir, params, Path(spill))
+        try:
+            dates = _make_keys(con, base, params, export_date)
+            built, key_events = _build_families(con, present, base, params)
+            rows, labeled = _write(con, built, tmp / "snapshots.parquet")
+        finally:
+            con.close()
+        manifest = build_manifest(
+            [f for _, feats in built for f in feats],
+            missing_sources=missing,
+            export_date=export_date,
+            horizon_days=base.horizon_days,
+            grace_gap_days=base.grace_gap_days,
+            frequency=params.frequency,
+            key_events=key_events,
+            snapshot_dates=dates,
+            rows=rows,
+            labeled_rows=labeled,
+        )
+        write_json(manifest, tmp / "manifest.json")
+    return manifest

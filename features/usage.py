@@ -1,0 +1,157 @@
+"""Usage features: volume, breadth, key use cases, trend, regularity and recency of product use.
+
+Events count as activity when their quantity is above 0; `events` sums quantity (a source may
+send daily counts). Days are UTC days, and a window `Nd` is `[as_of - N days, as_of)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+
+from features.manifest import Feature
+from features.windows import cumulate, island_deltas, look_up, utc_day
+
+WINDOWS = (7, 28, 90)
+WEEKS = 12  # regularity looks at the last 12 whole weeks before as_of
+
+
+def _f(name: str, dtype: str, window: str | None, unit: str, text: str) -> Feature:
+    return Feature(name, dtype, "usage", window, unit, text)  # type: ignore[arg-type]
+
+
+def usage_features(with_key_events: bool) -> list[Feature]:
+    """The usage features, in column order."""
+    out: list[Feature] = []
+    for w in WINDOWS:
+        out += [
+            _f(f"usage_events_{w}d", "float", f"{w}d", "events", f"Product events, last {w} days"),
+            _f(f"usage_active_days_{w}d", "int", f"{w}d", "days", f"Days with use, last {w} days"),
+            _f(f"usage_active_users_{w}d", "int", f"{w}d", "users", f"Users active, last {w} days"),
+            _f(f"usage_event_types_{w}d", "int", f"{w}d", "types", f"Features used, last {w} days"),
+        ]
+        if with_key_events:
+            text = f"Key use-case events, last {w} days"
+            out.append(_f(f"usage_key_events_{w}d", "float", f"{w}d", "events", text))
+    return out + [
+        _f(
+            "usage_events_per_user_28d",
+            "float",
+            "28d",
+            "events per user",
+            "Events per active user, last 28 days",
+        ),
+        _f(
+            "usage_trend_28d",
+            "float",
+            "28d",
+            "ratio",
+            "Usage last 28 days against the 28 days before (1 = flat, below 1 = falling)",
+        ),
+        _f(
+            "usage_active_weeks_share_12w",
+            "float",
+            "12w",
+            "share",
+            "Share of the last 12 weeks with any product use",
+        ),
+        _f(
+            "usage_weekly_events_cv_12w",
+            "float",
+            "12w",
+            "ratio",
+            "How uneven weekly usage is over 12 weeks (0 = steady)",
+        ),
+        _f("usage_days_since_last_event", "int", None, "days", "Days since anyone last used it"),
+        _f("usage_never", "bool", None, "flag", "The product was never used before this date"),
+    ]
+
+
+def prepare_usage(con: duckdb.DuckDBPyConnection) -> None:
+    """Aggregate `usage_events` to account-day-type (`usage_adt`) and account-user-day tables.
+
+    Accounts and event types become integer codes (tables `acc`, `etypes`) and users a 64-bit
+    hash, so the big sorts that follow compare integers.
+    """
+    day = utc_day("occurred_at")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE etypes AS SELECT event_type, "
+        "CAST(row_number() OVER (ORDER BY event_type) AS INTEGER) AS e "
+        "FROM (SELECT DISTINCT event_type FROM usage_events)"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE usage_adt AS SELECT a, {day} AS day, e, "
+        "sum(quantity) AS events FROM usage_events JOIN acc USING (account_id) "
+        "JOIN etypes USING (event_type) WHERE quantity > 0 GROUP BY ALL"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE usage_aud AS SELECT DISTINCT a, hash(user_id) AS u, "
+        f"{day} AS day FROM usage_events JOIN acc USING (account_id) "
+        "WHERE quantity > 0 AND user_id IS NOT NULL"
+    )
+
+
+def _daily_sql(key_events: Sequence[str]) -> str:
+    """SQL of one row per (account, day): sums, key-event sums and island deltas."""
+    names = ", ".join(f"'{k.replace(chr(39), chr(39) * 2)}'" for k in key_events) or "NULL"
+    keys = f"SELECT e FROM etypes WHERE event_type IN ({names})"
+    users = ", ".join(f"n{w} AS u{w}" for w in WINDOWS)
+    types = ", ".join(f"n{w} AS t{w}" for w in WINDOWS)
+    cols = ["events", "active", "key_events"] + [f"{p}{w}" for p in "ut" for w in WINDOWS]
+    sums = ", ".join(f"coalesce(sum({c}), 0) AS {c}" for c in cols)
+    return f"""
+        WITH ev AS (SELECT a, day, sum(events) AS events, 1 AS active,
+                    coalesce(sum(events) FILTER (WHERE e IN ({keys})), 0) AS key_events
+                    FROM usage_adt GROUP BY ALL),
+        u AS (SELECT a, day, {users} FROM ({island_deltas("usage_aud", "u", WINDOWS)})),
+        t AS (SELECT a, day, {types} FROM ({island_deltas("usage_adt", "e", WINDOWS)}))
+        SELECT a, day, {sums}
+        FROM (SELECT * FROM ev UNION ALL BY NAME SELECT * FROM u UNION ALL BY NAME SELECT * FROM t)
+        GROUP BY a, day"""
+
+
+def build_usage(con: duckdb.DuckDBPyConnection, key_events: Sequence[str]) -> list[Feature]:
+    """Create table `f_usage` (sid, usage features) from the prepared usage tables."""
+    exprs = {c: f"sum({c})" for c in ("events", "active", "key_events")}
+    exprs |= {f"{p}{w}": f"sum({p}{w})" for p in "ut" for w in WINDOWS}
+    exprs["last_day"] = "max(CASE WHEN active > 0 THEN day END)"
+    # The daily rows feed the running totals directly: never stored as a table of their own.
+    cumulate(con, f"({_daily_sql(key_events)})", "usage_cum", exprs)
+    con.execute("DROP TABLE usage_adt; DROP TABLE usage_aud")
+    offsets: dict[int, list[str]] = {7 * i: ["events"] for i in range(1, WEEKS + 1)}
+    offsets[0] = list(exprs)
+    for w in WINDOWS:
+        offsets.setdefault(w, []).extend(
+            c for c in ("events", "active", "key_events") if c not in offsets[w]
+        )
+    offsets[56] = ["events"]
+    look_up(con, "usage_cum", "usage_at", offsets, zero=[c for c in exprs if c != "last_day"])
+    con.execute("DROP TABLE usage_cum")
+
+    feats = usage_features(bool(key_events))
+    win = []
+    for w in WINDOWS:
+        win += [
+            f"events_at0 - events_at{w} AS usage_events_{w}d",
+            f"CAST(active_at0 - active_at{w} AS INTEGER) AS usage_active_days_{w}d",
+            f"CAST(u{w}_at0 AS INTEGER) AS usage_active_users_{w}d",
+            f"CAST(t{w}_at0 AS INTEGER) AS usage_event_types_{w}d",
+        ]
+        if key_events:
+            win.append(f"key_events_at0 - key_events_at{w} AS usage_key_events_{w}d")
+    weeks = [f"(events_at{7 * i} - events_at{7 * i + 7})" for i in range(WEEKS)]
+    mean = f"(({' + '.join(weeks)}) / {WEEKS})"
+    var = " + ".join(f"power({wk} - {mean}, 2)" for wk in weeks)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE f_usage AS SELECT sid, {", ".join(win)},
+        (events_at0 - events_at28) / nullif(u28_at0, 0) AS usage_events_per_user_28d,
+        (events_at0 - events_at28) / nullif(events_at28 - events_at56, 0) AS usage_trend_28d,
+        ({" + ".join(f"CAST({wk} > 0 AS INTEGER)" for wk in weeks)}) / {WEEKS}
+            AS usage_active_weeks_share_12w,
+        sqrt(({var}) / {WEEKS}) / nullif({mean}, 0) AS usage_weekly_events_cv_12w,
+        CAST(k.as_of - last_day_at0 AS INTEGER) AS usage_days_since_last_event,
+        last_day_at0 IS NULL AS usage_never
+        FROM usage_at JOIN keys k USING (sid)"""
+    )
+    return feats
