@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from data.params import Section
@@ -15,3 +17,7 @@ class FeaturesParams(Section):
     n_key_events: int = Field(3, ge=0)
     memory_limit: str = "3GB"  # DuckDB's own limit; the process peaks about 1 GiB above it
     threads: int | None = Field(None, ge=1)
+    # Where the snapshot calendar starts: the first day every present source has rows for
+    # (an export whose usage history begins later than its billing history would otherwise
+    # read "never used" for years), or the first paid day.
+    history_start: Literal["all_sources", "subscriptions"] = "all_sources"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from data.console import progress
 from data.contract import OPTIONAL_SOURCES, TABLES
@@ -56,13 +57,41 @@ def _connect(validated_dir: Path, params: FeaturesParams, spill: Path) -> duckdb
     return con
 
 
+_FIRST_ROW = {
+    "usage_events": "occurred_at",
+    "tickets": "opened_at",
+    "contacts": "occurred_at",
+    "manager_ratings": "rated_at",
+}
+
+
+def _history_start(con: duckdb.DuckDBPyConnection, present: list[str]) -> dt.date | None:
+    """The first day every present source has rows for.
+
+    No account is active before the first paid day; and before a source's first row the
+    export simply holds no history of it (a CRM connected later), so snapshots there would
+    read "never used" or "never contacted" where nothing is known.
+    """
+    firsts = [con.execute("SELECT min(start_date) FROM subscriptions").fetchall()[0][0]]
+    for table, column in _FIRST_ROW.items():
+        if table in present:
+            query = f"SELECT min(CAST({column} AS DATE)) FROM {table}"
+            firsts.append(con.execute(query).fetchall()[0][0])
+    known = [pd.Timestamp(f).date() for f in firsts if f is not None]
+    return max(known) if known else None
+
+
 def _make_keys(
-    con: duckdb.DuckDBPyConnection, base: BaseParams, params: FeaturesParams, export_date: dt.date
+    con: duckdb.DuckDBPyConnection,
+    base: BaseParams,
+    params: FeaturesParams,
+    export_date: dt.date,
+    present: list[str],
 ) -> list[dt.date]:
     subs = con.execute("SELECT account_id, start_date, end_date FROM subscriptions").df()
     lives = build_lives(subs, base.grace_gap_days)
-    # No account is active before the first paid day, so the snapshot calendar starts there.
-    first = subs["start_date"].min() if len(subs) else export_date
+    sources = present if params.history_start == "all_sources" else []
+    first = _history_start(con, sources) or export_date
     dates = snapshot_dates(first, export_date, params.frequency)
     snaps = build_snapshots(lives, dates, export_date, base.horizon_days, base.grace_gap_days)
     con.register("snaps_frame", snaps)
@@ -158,7 +187,7 @@ def features(
     ):
         con = _connect(validated_dir, params, Path(spill))
         try:
-            dates = _make_keys(con, base, params, export_date)
+            dates = _make_keys(con, base, params, export_date, present)
             built, key_events = _build_families(con, present, base, params)
             rows, labeled = _write(con, built, tmp / "snapshots.parquet")
         finally:

@@ -233,11 +233,16 @@ def build(
     horizon: int = 90,
     grace: int = 30,
     freq: str = "W-MON",
+    first: dt.date | None = None,
 ) -> pd.DataFrame:
-    """Snapshots with labels and every feature, one snapshot row at a time."""
+    """Snapshots with labels and every feature, one snapshot row at a time.
+
+    `first` is where the snapshot calendar starts (default: the first paid day).
+    """
     data = _prepare(tables)
     subs = data["subscriptions"]
-    snaps = snapshots(lives(subs, grace), subs["start_date"].min(), export, freq, horizon, grace)
+    start = first or subs["start_date"].min()
+    snaps = snapshots(lives(subs, grace), start, export, freq, horizon, grace)
     by_account = {a: g for a, g in subs.groupby("account_id")}
     grouped = {
         name: {a: g for a, g in frame.groupby("account_id")}

@@ -87,11 +87,12 @@ def tables() -> dict[str, pd.DataFrame]:
     }
 
 
-def build(write_validated, tmp_path: Path, data: dict, name: str = "out"):
+def build(write_validated, tmp_path: Path, data: dict, name: str = "out", **params):
     out = tmp_path / name
-    features(
-        write_validated(data, EXPORT), out, BaseParams(), FeaturesParams(key_events=["export"])
-    )
+    # These hand-built tables start their sources on different days on purpose; the calendar
+    # start rule has its own test below.
+    settings = {"key_events": ["export"], "history_start": "subscriptions"} | params
+    features(write_validated(data, EXPORT), out, BaseParams(), FeaturesParams(**settings))
     snaps = pd.read_parquet(out / "snapshots.parquet")
     snaps["as_of"] = pd.to_datetime(snaps["as_of"])
     return snaps.set_index(["account_id", "as_of"]), json.loads((out / "manifest.json").read_text())
@@ -241,3 +242,13 @@ def test_manifest_describes_every_feature_column(built) -> None:
         assert f["name"].startswith(f["source"] + "_")
     assert manifest["key_events"] == ["export"]
     assert manifest["snapshot_dates"] == {"first": "2024-01-01", "last": "2024-04-01", "count": 14}
+
+
+def test_calendar_starts_when_every_source_has_history(write_validated, tmp_path) -> None:
+    # Billing starts 2024-01-01 but the contacts export only on 2024-02-20: Mondays before
+    # that would read "never contacted" where nothing is known.
+    snaps, manifest = build(write_validated, tmp_path, tables(), history_start="all_sources")
+    assert manifest["snapshot_dates"]["first"] == "2024-02-26"
+    assert snaps.index.get_level_values("as_of").min() == T("2024-02-26")
+    _, by_billing = build(write_validated, tmp_path, tables(), "billing")
+    assert by_billing["snapshot_dates"]["first"] == "2024-01-01"
