@@ -31,6 +31,11 @@ class Cells:
     champion: np.ndarray
     budget: np.ndarray
     friction: np.ndarray
+    quiet: np.ndarray  # weeks since the last conversation with the manager
+    talk: np.ndarray  # outbound conversations (call, meeting, qbr) this week
+    other: np.ndarray  # other outbound contacts (email, chat, other)
+    inbound: np.ndarray  # contacts the client started
+    inbound_talk: np.ndarray  # ... of which calls
     first_day: np.ndarray  # first day of the week an event may carry (life start, data start)
     last_day: np.ndarray  # last such day (churn date, export end)
     age: np.ndarray  # whole weeks since the life started
@@ -54,6 +59,8 @@ def weekly_cells(world: World, cfg: WorldConfig, accounts: slice = slice(None)) 
         champion=world.hidden["champion"][week, account].astype(np.float64),
         budget=world.hidden["budget"][week, account].astype(np.float64),
         friction=world.hidden["friction"][week, account].astype(np.float64),
+        quiet=world.hidden["quiet"][week, account].astype(np.float64),
+        **{name: world.touches[name][week, account].astype(np.int64) for name in world.touches},
         first_day=np.maximum(start, 0),
         last_day=np.minimum(churn, cfg.data_end),
         age=(monday - start) // 7,
@@ -72,6 +79,15 @@ def scatter(
     day = cells.monday[cell] + rng.choice(7, cell.shape[0], p=_WEEKDAY)
     keep = (day >= cells.first_day[cell]) & (day <= cells.last_day[cell])
     return cell[keep], day[keep]
+
+
+def place(
+    cells: Cells, count: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """`count` events per cell that did happen, on weekday-heavy days inside the life's days."""
+    cell = np.repeat(np.arange(count.shape[0]), count)
+    day = cells.monday[cell] + rng.choice(7, cell.shape[0], p=_WEEKDAY)
+    return cell, np.clip(day, cells.first_day[cell], cells.last_day[cell])
 
 
 def office_seconds(

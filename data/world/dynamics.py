@@ -1,7 +1,7 @@
-"""The hidden-state dynamics: one weekly health step and the renewal decision.
+"""The hidden-state dynamics: one weekly step (health and manager contacts) and the renewal.
 
 The main simulation and the truth re-simulation both call these functions, so the true
-probability is computed from exactly the process that produced the data.
+probability is computed from exactly the process that produced the data, contacts included.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ class Traits:
     onb_fail: np.ndarray  # bool: onboarding fails in the first 90 days
     months: np.ndarray  # contract length: 1 (monthly) or 12 (annual)
     segment: np.ndarray  # 0 low, 1 middle, 2 high touch
+    neglected: np.ndarray  # bool: the manager rarely reaches out, whatever the segment
 
     def take(self, index: np.ndarray) -> Traits:
         """The traits of the lives at `index`."""
@@ -30,20 +31,36 @@ class Traits:
 
 @dataclass(frozen=True)
 class Health:
-    """The moving hidden state: health, and three shocks that fade (each 0..1).
+    """The moving hidden state: health, three shocks that fade (each 0..1), and neglect.
 
     Support friction (a stretch of bugs and slow answers) barely moves usage, since clients
-    still have to work, but it angers them at renewal: tickets are where it shows.
+    still have to work, but it angers them at renewal: tickets are where it shows. A budget
+    cut barely moves usage either (the seats are paid for); the client tells its manager.
+    `quiet` counts the weeks since the last real conversation with the manager.
     """
 
     h: np.ndarray
     champion: np.ndarray
     budget: np.ndarray
     friction: np.ndarray
+    quiet: np.ndarray
 
     def take(self, index: np.ndarray) -> Health:
         """The state of the entries at `index`."""
-        return Health(self.h[index], self.champion[index], self.budget[index], self.friction[index])
+        return Health(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
+
+
+@dataclass(frozen=True)
+class Touches:
+    """One week's contacts per entry: outbound conversations, other outbound, inbound.
+
+    `inbound_talk` is the part of `inbound` that is a call (a conversation too).
+    """
+
+    talk: np.ndarray
+    other: np.ndarray
+    inbound: np.ndarray
+    inbound_talk: np.ndarray
 
 
 def add_months(day: np.ndarray, months: np.ndarray | int) -> np.ndarray:
@@ -78,19 +95,49 @@ def _target(state: Health, traits: Traits, age: np.ndarray, dyn: Dynamics) -> np
     )
 
 
+def touches(state: Health, traits: Traits, rng: np.random.Generator, dyn: Dynamics) -> Touches:
+    """This week's contacts: the manager's by segment and care, the client's when in trouble."""
+    outbound = np.asarray(dyn.contact_rate)[traits.segment]
+    outbound = outbound * np.where(traits.neglected, dyn.neglected_contact, 1.0)
+    talk_share = np.asarray(dyn.talk_share)[traits.segment]
+    inbound = (
+        dyn.inbound_base
+        + dyn.inbound_health * np.maximum(0.0, -state.h)
+        + dyn.inbound_budget * state.budget
+        + dyn.inbound_champion * state.champion
+    )
+    count = rng.poisson(np.stack([outbound * talk_share, outbound * (1 - talk_share), inbound]))
+    return Touches(count[0], count[1], count[2], rng.binomial(count[2], dyn.inbound_call_share))
+
+
 def step(
     state: Health, traits: Traits, age: np.ndarray, rng: np.random.Generator, dyn: Dynamics
-) -> Health:
-    """Advance the hidden state one week (age = whole weeks since the life started)."""
+) -> tuple[Health, Touches]:
+    """Advance the hidden state one week (age = whole weeks since the life started).
+
+    A conversation with the manager this week helps the client through a shock (a new
+    champion is found sooner, a cut budget is defended) and lifts health a little.
+    """
     n = state.h.shape[0]
+    week = touches(state, traits, rng, dyn)
+    talked = (week.talk + week.inbound_talk) > 0
     shock = rng.random((3, n))
     eps = rng.standard_normal(n)
-    champion = np.where(shock[0] < dyn.champion_rate, 1.0, state.champion * dyn.champion_decay)
-    budget = np.where(shock[1] < dyn.budget_rate, 1.0, state.budget * dyn.budget_decay)
+    champion = state.champion * np.where(talked, dyn.talk_champion, 1.0)
+    budget = state.budget * np.where(talked, dyn.talk_budget, 1.0)
+    champion = np.where(shock[0] < dyn.champion_rate, 1.0, champion * dyn.champion_decay)
+    budget = np.where(shock[1] < dyn.budget_rate, 1.0, budget * dyn.budget_decay)
     friction = np.where(shock[2] < dyn.friction_rate, 1.0, state.friction * dyn.friction_decay)
-    moved = Health(state.h, champion, budget, friction)
+    quiet = np.where(talked, 0.0, state.quiet + 1.0)
+    moved = Health(state.h, champion, budget, friction, quiet)
     h = state.h + dyn.kappa * (_target(moved, traits, age, dyn) - state.h) + dyn.sigma * eps
-    return Health(h, champion, budget, friction)
+    return Health(h + dyn.talk_lift * talked, champion, budget, friction, quiet), week
+
+
+def neglect(quiet: np.ndarray, dyn: Dynamics) -> np.ndarray:
+    """0..1: how far an account has gone without a conversation (no one defends the renewal)."""
+    lo, hi = dyn.neglect_weeks
+    return np.clip((quiet - lo) / (hi - lo), 0.0, 1.0)
 
 
 def leave_probability(state: Health, traits: Traits, age: np.ndarray, dyn: Dynamics) -> np.ndarray:
@@ -100,7 +147,9 @@ def leave_probability(state: Health, traits: Traits, age: np.ndarray, dyn: Dynam
         base
         + np.asarray(dyn.segment_logit)[traits.segment]
         - dyn.health_weight * state.h
+        + dyn.champion_weight * state.champion
         + dyn.budget_weight * state.budget
+        + dyn.neglect_weight * neglect(state.quiet, dyn)
         + dyn.friction_weight * state.friction
         + dyn.onboarding_weight * (traits.onb_fail & (age < 2 * dyn.onboarding_weeks))
     )

@@ -55,7 +55,7 @@ def draw_managers(n_accounts: int, rng: np.random.Generator) -> Managers:
     return Managers(
         segment=np.arange(n) % 3,
         bias=rng.normal(0.35, 0.35, n),
-        noise=rng.uniform(0.3, 0.8, n),
+        noise=rng.uniform(0.2, 0.6, n),
         region=rng.choice(len(REGIONS), n, p=[0.5, 0.35, 0.15]),
     )
 

@@ -1,4 +1,4 @@
-"""The weekly simulation of every account's hidden health, renewals, churns and restarts."""
+"""The weekly simulation of every account's hidden health, contacts, renewals and churns."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 
 from data.world.config import CAUSES, NO_DAY, Dynamics, WorldConfig
-from data.world.dynamics import Health, Traits, lapse_gap, leave_probability, period_end, step
+from data.world.dynamics import (
+    Health,
+    Touches,
+    Traits,
+    lapse_gap,
+    leave_probability,
+    period_end,
+    step,
+)
 from data.world.population import Managers, Population, contract_months
 
 MON0 = -2  # day number of 2024-04-29, the Monday of the week holding day 0
@@ -20,8 +28,10 @@ class World:
 
     pop: Population
     managers: Managers
+    dyn: Dynamics  # the dynamics that produced it
     weeks: np.ndarray  # Monday day numbers of the exported weeks
     hidden: dict[str, np.ndarray]  # Health field -> (weeks, accounts) value during that week
+    touches: dict[str, np.ndarray]  # Touches field -> (weeks, accounts) contacts that week
     life_of: np.ndarray  # (weeks, accounts) global life index, -1 outside a life
     lives: pd.DataFrame  # one row per life, indexed by global life index
     periods: pd.DataFrame  # one row per paid billing period
@@ -43,7 +53,7 @@ class _Book:
         self.mrr = pop.mrr.astype(np.float64)
         self.months = pop.months.copy()
         self.mu, self.never, self.onb = pop.mu.copy(), pop.never.copy(), pop.onb_fail.copy()
-        self.state = Health(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n))
+        self.state = Health(*(np.zeros(n) for _ in Health.__dataclass_fields__))
         self.lives: list[pd.DataFrame] = []
         self.periods: list[pd.DataFrame] = []
         self.churn = np.full(2 * n, NO_DAY, dtype=np.int64)
@@ -53,7 +63,10 @@ class _Book:
     def traits(self, idx: np.ndarray) -> Traits:
         """Traits of the current lives of accounts `idx`."""
         seg = self.pop.segment[idx]
-        return Traits(self.mu[idx], self.never[idx], self.onb[idx], self.months[idx], seg)
+        neglected = self.pop.neglected[idx]
+        return Traits(
+            self.mu[idx], self.never[idx], self.onb[idx], self.months[idx], seg, neglected
+        )
 
     def _record_period(self, idx: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
         self.periods.append(
@@ -110,7 +123,13 @@ class _Book:
         h = self.mu[idx] + rng.normal(0, 0.5, n)
         champion = np.where(rng.random(n) < 0.08, rng.random(n), 0.0)
         budget = np.where(rng.random(n) < 0.04, rng.random(n), 0.0)
-        self._put(idx, Health(h, champion, budget, np.zeros(n)))
+        # Weeks since the last conversation: a waiting time at the account's conversation rate.
+        seg, dyn = self.pop.segment[idx], self.dyn
+        talk = np.asarray(dyn.contact_rate)[seg] * np.asarray(dyn.talk_share)[seg]
+        talk = talk * np.where(self.pop.neglected[idx], dyn.neglected_contact, 1.0)
+        talk = talk + dyn.inbound_base * dyn.inbound_call_share
+        quiet = np.minimum(rng.geometric(1.0 - np.exp(-talk)) - 1, 104).astype(np.float64)
+        self._put(idx, Health(h, champion, budget, np.zeros(n), quiet))
 
     def _put(self, idx: np.ndarray, state: Health) -> None:
         for name in Health.__dataclass_fields__:
@@ -139,8 +158,8 @@ class _Book:
         self._open(idx, start)
         self.end[idx] = period_end(start, self.months[idx])
         self._record_period(idx, start, self.end[idx])
-        zero = np.zeros(n)
-        self._put(idx, Health(self.mu[idx] - 0.2 + rng.normal(0, 0.3, n), zero, zero, zero))
+        zero = np.zeros(n)  # quiet 0: the kick-off call
+        self._put(idx, Health(self.mu[idx] - 0.2 + rng.normal(0, 0.3, n), zero, zero, zero, zero))
 
     def decide(self, monday: int, rng: np.random.Generator) -> None:
         """Renewal decisions for the periods whose last paid day falls in this week."""
@@ -191,11 +210,13 @@ class _Book:
             self.end[idx] + 1 + rng.integers(*self.cfg.restart_days, idx.shape[0])
         )
 
-    def advance(self, monday: int, rng: np.random.Generator) -> None:
-        """One week of hidden dynamics for every account in a life."""
+    def advance(self, monday: int, rng: np.random.Generator) -> tuple[np.ndarray, Touches]:
+        """One week of hidden dynamics and contacts for every account in a life."""
         idx = np.flatnonzero(self.status == 1)
         age = (monday - self.life_start[idx]) // 7
-        self._put(idx, step(self.state.take(idx), self.traits(idx), age, rng, self.dyn))
+        state, week = step(self.state.take(idx), self.traits(idx), age, rng, self.dyn)
+        self._put(idx, state)
+        return idx, week
 
     def snapshot(self, monday: int) -> pd.DataFrame:
         """The state of every life active on this Monday (what the truth re-simulates from)."""
@@ -223,6 +244,7 @@ def simulate(
     shape = (n_data, len(pop.created))
     hidden = {name: np.zeros(shape, dtype=np.float32) for name in Health.__dataclass_fields__}
     life_of = np.full(shape, -1, dtype=np.int32)
+    touches = {name: np.zeros(shape, dtype=np.int8) for name in Touches.__dataclass_fields__}
     snapshots = []
     for t in range(n_weeks):
         monday = MON0 + 7 * t
@@ -235,15 +257,20 @@ def simulate(
                 matrix[t, live] = getattr(book.state, name)[live]
             life_of[t, live] = book.life[live]
         book.decide(monday, rng)
-        book.advance(monday, rng)
+        idx, week = book.advance(monday, rng)
+        if t < n_data:
+            for name, counts in touches.items():
+                counts[t, idx] = np.minimum(getattr(week, name), 127)
     lives = pd.concat(book.lives, ignore_index=True)
     lives["churn"] = book.churn[: len(lives)]
     lives["cause"] = book.cause[: len(lives)]
     return World(
         pop=pop,
         managers=managers,
+        dyn=dyn,
         weeks=MON0 + 7 * np.arange(n_data),
         hidden=hidden,
+        touches=touches,
         life_of=life_of,
         lives=lives,
         periods=pd.concat(book.periods, ignore_index=True),

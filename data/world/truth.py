@@ -21,6 +21,7 @@ def _life_traits(world: World, life_idx: np.ndarray) -> Traits:
         onb_fail=lives["onb_fail"].to_numpy()[life_idx],
         months=lives["months"].to_numpy()[life_idx],
         segment=segment[life_idx],
+        neglected=world.pop.neglected[lives["account"].to_numpy()][life_idx],
     )
 
 
@@ -35,7 +36,7 @@ def churn_probability(
     """P(the life's churn date falls in [as_of, as_of + horizon)) for each row.
 
     `rows` holds as_of, age (weeks into the life), end (next renewal's last paid day) and the
-    `Health` fields; each row is re-simulated `paths` times.
+    `Health` fields; each row is re-simulated `paths` times, future manager contacts included.
     """
     rep = np.repeat(np.arange(len(rows)), paths)
     traits = traits.take(rep)
@@ -52,7 +53,7 @@ def churn_probability(
             survive[due] *= 1.0 - p
             months = traits.months[due]
             end[due] = period_end(end[due] + 1 + lapse_gap(months, rng, dyn), months)
-        state = step(state, traits, age, rng, dyn)
+        state, _ = step(state, traits, age, rng, dyn)  # contacts act on the state, as in the data
     return 1.0 - survive.reshape(len(rows), paths).mean(axis=1)
 
 

@@ -34,11 +34,11 @@ def _events(world: World, cells: Cells, rng: np.random.Generator) -> dict[str, n
     """Events of healthy accounts are regular, spread over users, rich in key use cases."""
     pop = world.pop
     seats = pop.seats[cells.account]
-    # Unhealthy accounts skip whole weeks; budget cuts remove seats.
+    # Unhealthy accounts skip whole weeks; a budget cut shows little (the seats are paid for).
     used = rng.random(cells.h.shape[0]) < _sigmoid(2.0 + 2.2 * cells.h)
-    rate = 9.5 * seats**0.7 * _sigmoid(1.0 + 1.5 * cells.h) * (1 - 0.35 * cells.budget) * used
+    rate = 9.5 * seats**0.7 * _sigmoid(1.0 + 1.5 * cells.h) * (1 - 0.08 * cells.budget) * used
     active = np.maximum(
-        1, rng.binomial(seats, _sigmoid(0.3 + 1.2 * cells.h) * (1 - 0.4 * cells.budget))
+        1, rng.binomial(seats, _sigmoid(0.3 + 1.2 * cells.h) * (1 - 0.1 * cells.budget))
     )
     cell, day = scatter(cells, rate, rng)
     n = cell.shape[0]

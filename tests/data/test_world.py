@@ -1,5 +1,6 @@
 """The demo world generator: determinism, contract shape, plausibility, truth and mess."""
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -10,10 +11,22 @@ from sklearn.metrics import roc_auc_score
 
 from data.contract import TABLES
 from data.world import write_world
-from data.world.cells import local_strings, utc_strings
-from data.world.config import Dynamics
-from data.world.dynamics import Health, Traits, add_months, leave_probability, period_end
+from data.world.cells import local_strings, utc_strings, weekly_cells
+from data.world.config import Dynamics, WorldConfig
+from data.world.crm import contacts_and_ratings
+from data.world.dynamics import (
+    Health,
+    Traits,
+    add_months,
+    leave_probability,
+    period_end,
+    step,
+    touches,
+)
+from data.world.population import draw_managers, draw_population
+from data.world.simulation import MON0, simulate
 from data.world.truth import churn_probability
+from data.world.usage import usage_chunk
 
 GRACE = pd.Timedelta(days=30)
 HORIZON = pd.Timedelta(days=90)
@@ -64,16 +77,28 @@ def test_add_months_clips_to_the_month_end() -> None:
     assert period_end(np.array([_day("2024-05-01")]), 12)[0] == _day("2025-04-30")
 
 
+def _traits(n: int, months: int | np.ndarray = 12, segment: int = 1) -> Traits:
+    return Traits(
+        mu=np.zeros(n),
+        never=np.zeros(n, bool),
+        onb_fail=np.zeros(n, bool),
+        months=np.broadcast_to(months, (n,)).copy(),
+        segment=np.full(n, segment),
+        neglected=np.zeros(n, bool),
+    )
+
+
+def _health(h: np.ndarray, **fields: np.ndarray) -> Health:
+    zero = np.zeros_like(h)
+    return Health(
+        h=h, **{f: fields.get(f, zero) for f in ("champion", "budget", "friction", "quiet")}
+    )
+
+
 def test_leave_probability_rises_as_health_falls_and_annual_is_riskier_per_decision() -> None:
     dyn = Dynamics()
-    traits = Traits(
-        mu=np.zeros(4),
-        never=np.zeros(4, bool),
-        onb_fail=np.zeros(4, bool),
-        months=np.array([1, 1, 12, 12]),
-        segment=np.ones(4, dtype=int),
-    )
-    state = Health(np.array([1.0, -1.0, 1.0, -1.0]), np.zeros(4), np.zeros(4), np.zeros(4))
+    traits = _traits(4, months=np.array([1, 1, 12, 12]))
+    state = _health(np.array([1.0, -1.0, 1.0, -1.0]))
     p = leave_probability(state, traits, np.full(4, 60), dyn)
     assert p[0] < p[1] and p[2] < p[3]
     assert p[0] < p[2] and p[1] < p[3]
@@ -89,25 +114,99 @@ def test_true_risk_counts_only_renewals_whose_churn_date_falls_inside_the_window
             "as_of": as_of,
             "age": 60,
             "end": as_of + np.array([90, 89, 10, 10, 0]),
-            "h": [-6.0, -6.0, -6.0, 3.0, 0.0],
+            "h": [-8.0, -8.0, -8.0, 3.0, 0.0],
             "champion": 0.0,
             "budget": 0.0,
             "friction": 0.0,
+            "quiet": 0.0,
         }
     )
-    traits = Traits(
-        mu=rows["h"].to_numpy(),
-        never=np.zeros(5, bool),
-        onb_fail=np.zeros(5, bool),
-        months=np.full(5, 12),
-        segment=np.ones(5, dtype=int),
-    )
+    traits = dataclasses.replace(_traits(5), mu=rows["h"].to_numpy())
     p = churn_probability(rows, traits, 200, 90, np.random.default_rng(0), dyn)
     assert p[0] == 0.0  # the renewal falls on as_of + 90: outside [as_of, as_of + 90)
     assert p[1] > 0.99 and p[2] > 0.99  # a very sick account leaving at its renewal
     assert p[3] < 0.01
     one_decision = 1 / (1 + np.exp(-dyn.annual_logit))  # health 0 on as_of itself
     assert p[4] == pytest.approx(one_decision)
+
+
+def test_neglect_and_told_shocks_add_their_log_odds_at_renewal() -> None:
+    dyn = Dynamics()
+    quiet = np.array([0.0, 6.0, 18.0, 30.0, 80.0, 0.0, 0.0])
+    champion = np.array([0, 0, 0, 0, 0, 1.0, 0])
+    budget = np.array([0, 0, 0, 0, 0, 0, 0.5])
+    state = _health(np.zeros(7), quiet=quiet, champion=champion, budget=budget)
+    p = leave_probability(state, _traits(7), np.full(7, 60), dyn)
+    z = np.log(p / (1 - p)) - dyn.annual_logit
+    half = dyn.neglect_weight / 2  # 18 weeks is halfway through the (6, 30) ramp
+    expected = [0, 0, half, dyn.neglect_weight, dyn.neglect_weight, dyn.champion_weight, 0]
+    expected[6] = 0.5 * dyn.budget_weight
+    assert z == pytest.approx(expected)
+
+
+def test_a_conversation_speeds_the_fade_of_shocks_and_resets_neglect() -> None:
+    quiet_world = dataclasses.replace(
+        Dynamics(),
+        champion_rate=0.0,
+        budget_rate=0.0,
+        friction_rate=0.0,
+        contact_rate=(0.0, 0.0, 0.0),
+        inbound_base=0.0,
+        inbound_health=0.0,
+        inbound_budget=0.0,
+        inbound_champion=0.0,
+    )
+    talking = dataclasses.replace(quiet_world, contact_rate=(60.0,) * 3, talk_share=(1.0,) * 3)
+    state = _health(np.zeros(2), champion=np.ones(2), budget=np.ones(2), quiet=np.full(2, 9.0))
+    rng = np.random.default_rng(0)
+    alone, week = step(state, _traits(2), np.full(2, 60), rng, quiet_world)
+    helped, talked = step(state, _traits(2), np.full(2, 60), rng, talking)
+    assert (week.talk == 0).all() and (talked.talk > 0).all()
+    d = quiet_world
+    assert alone.champion == pytest.approx([d.champion_decay] * 2)
+    assert helped.champion == pytest.approx([d.talk_champion * d.champion_decay] * 2)
+    assert helped.budget == pytest.approx([d.talk_budget * d.budget_decay] * 2)
+    assert (alone.quiet == 10).all() and (helped.quiet == 0).all()
+
+
+def test_clients_reach_out_after_a_budget_cut() -> None:
+    dyn = Dynamics()
+    n = 20000
+    budget = np.repeat([0.0, 1.0], n // 2)
+    week = touches(_health(np.zeros(n), budget=budget), _traits(n), np.random.default_rng(1), dyn)
+    calm, cut = week.inbound[: n // 2].mean(), week.inbound[n // 2 :].mean()
+    assert calm == pytest.approx(dyn.inbound_base, abs=0.005)
+    assert cut == pytest.approx(dyn.inbound_base + dyn.inbound_budget, abs=0.02)
+
+
+def test_a_fresh_rating_knows_of_shocks_the_usage_does_not_show() -> None:
+    cfg, dyn, rng = WorldConfig(), Dynamics(), np.random.default_rng(3)
+    managers = draw_managers(300, rng)
+    pop = draw_population(300, managers, cfg, rng)
+    world = simulate(pop, managers, cfg, dyn, rng)
+    _, ratings = contacts_and_ratings(world, weekly_cells(world, cfg), cfg, rng)
+    day = ratings["rated_at"].to_numpy().astype("datetime64[D]") - np.datetime64("2024-05-01")
+    week = (day.astype(np.int64) - MON0) // 7
+    account = ratings["account_id"].str[4:].astype(int).to_numpy() - 1
+    shock = world.hidden["budget"][week, account] + world.hidden["champion"][week, account]
+    # Usage that week against the account's own typical week (what a model could see).
+    events = usage_chunk(world, range(300), cfg, rng).to_pandas()
+    at = events["occurred_at"].str[:10].to_numpy().astype("datetime64[D]")
+    event_week = ((at - np.datetime64("2024-05-01")).astype(np.int64) - MON0) // 7
+    ids = events["account_id"].str[4:].astype(int).to_numpy() - 1
+    counts = np.zeros(world.life_of.shape)
+    np.add.at(counts, (event_week.clip(0, counts.shape[0] - 1), ids), 1)
+    typical = np.nanmedian(np.where(world.life_of >= 0, counts, np.nan), axis=0)
+    drop = 1 - counts[week, account] / np.maximum(typical[account], 1)
+    hit, calm = shock > 0.5, shock < 0.05
+    target = np.concatenate([np.ones(hit.sum()), np.zeros(calm.sum())])
+    rating_auc = roc_auc_score(
+        target, 5 - np.concatenate([ratings["risk_rating"][hit], ratings["risk_rating"][calm]])
+    )
+    usage_auc = roc_auc_score(target, np.concatenate([drop[hit], drop[calm]]))
+    assert hit.sum() > 50
+    assert rating_auc > 0.8, rating_auc
+    assert usage_auc < 0.65, usage_auc
 
 
 def test_timestamps_carry_the_offset_of_the_local_time_they_show() -> None:
