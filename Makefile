@@ -17,7 +17,7 @@ install: ## Install the project and its locked dependencies into .venv (installs
 		|| python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
-$(DEMO)/raw/accounts.csv: $(wildcard data/*.py data/world/*.py)
+$(DEMO)/raw/accounts.csv: $(wildcard data/world/*.py)
 	$(RUN) churn generate --out $(DEMO) --accounts $(DEMO_ACCOUNTS) --seed $(DEMO_SEED)
 
 demo: install $(DEMO)/raw/accounts.csv ## Generate the demo world and run the whole pipeline (dvc repro)
