@@ -15,8 +15,9 @@ Rules (the data contract's, made exact):
   and it is a fair row to score. No row exists after the last day of a life, so a row on the
   churn day itself is the last row of that life.
 - **Label** `churned` = 1 when the known churn date is in `[as_of, as_of + horizon_days)`;
-  null when `as_of + horizon_days + grace_gap_days > export_date` (cannot be known yet)
-  unless the churn is already known to fall inside the window; else 0.
+  null when `as_of + horizon_days + grace_gap_days > export_date` (cannot be known yet),
+  even when a churn is already known inside the window: labelling only the churns of those
+  weeks would make them look all-churn to anything that trains or evaluates on them; else 0.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def build_snapshots(
     inside = known & (churn < as_of + horizon_days)
     knowable = as_of + horizon_days + grace_gap_days <= export
     churned = pd.array(np.where(inside, 1, 0), dtype="Int8")
-    churned[~(inside | knowable)] = pd.NA
+    churned[~knowable] = pd.NA
     return pd.DataFrame(
         {
             "account_id": lives["account_id"].to_numpy()[owner],

@@ -6,6 +6,7 @@ import typer
 
 import data.cli
 import features.cli
+import training.cli
 
 app = typer.Typer(
     help="Churn-risk pipeline: validate -> features -> train -> evaluate -> explain -> "
@@ -17,6 +18,7 @@ app = typer.Typer(
 
 data.cli.register(app)
 features.cli.register(app)
+training.cli.register(app)
 
 
 if __name__ == "__main__":

@@ -53,10 +53,10 @@ def snapshots(
         for as_of in dates:
             if as_of < life.life_start or (pd.notna(life.last_day) and as_of > life.last_day):
                 continue
-            if known and churn < as_of + horizon * DAY:
-                label = 1
-            elif as_of + (horizon + grace) * DAY > export_ts:
+            if as_of + (horizon + grace) * DAY > export_ts:
                 label = None
+            elif known and churn < as_of + horizon * DAY:
+                label = 1
             else:
                 label = 0
             rows.append((life.account_id, as_of, life.life, life.life_start, churn, label))

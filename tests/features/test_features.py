@@ -200,11 +200,17 @@ def test_account_features_never_see_a_period_starting_on_as_of(built) -> None:
     assert row["csm_id"] == "m1" and row["segment"] == "high_touch"
 
 
-def test_events_after_a_churn_add_no_rows_and_do_not_touch_the_label(built) -> None:
+def test_events_after_a_churn_add_no_rows_and_do_not_touch_the_label(
+    write_validated, tmp_path, built
+) -> None:
     b = built[0].loc["b"]
     assert b.index.max() == T("2024-01-29")
-    assert (b["churned"] == 1).all()
     assert (pd.to_datetime(b["churn_date"]) == T("2024-01-31")).all()
+    quiet = tables()
+    quiet["usage_events"] = quiet["usage_events"][quiet["usage_events"]["account_id"] != "b"]
+    without = build(write_validated, tmp_path, quiet, "quiet")[0].loc["b"]
+    pd.testing.assert_series_equal(b["churned"], without["churned"])
+    pd.testing.assert_index_equal(b.index, without.index)
 
 
 def test_missing_sources_are_left_out_and_named(write_validated, tmp_path, built) -> None:

@@ -91,9 +91,10 @@ def test_a_churn_is_unknown_until_the_grace_gap_has_passed() -> None:
     assert snaps(frame, export=D(2024, 4, 30))["churn_date"].isna().all()  # 3-31 + 30 = 4-30
     known = snaps(frame, export=D(2024, 5, 1))
     assert (known["churn_date"] == D(2024, 3, 31)).all()
-    # The churn is known to fall in the window, so the label is set although the horizon
-    # reaches past the export date.
-    assert known.loc[known["as_of"] == D(2024, 3, 25), "churned"].tolist() == [1]
+    # The churn is known, but the horizon plus the grace gap reaches past the export date:
+    # the label stays unknown, as it does for the accounts that did not churn that week.
+    assert known.loc[known["as_of"] == D(2024, 3, 25), "churned"].isna().all()
+    assert known.loc[known["as_of"] == D(2024, 1, 1), "churned"].tolist() == [0]
 
 
 def test_a_second_life_has_its_own_rows_churn_and_label() -> None:

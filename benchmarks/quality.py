@@ -1,0 +1,163 @@
+"""Model quality against the demo world's true churn probability, on the same test rows.
+
+    .venv/bin/python benchmarks/quality.py --seeds 1 2 --accounts 3000
+    .venv/bin/python benchmarks/quality.py --seeds 3 --accounts 20000   # the 10-minute budget
+
+For each seed: `churn generate`, `validate`, `features`, `train`, `evaluate` in a work folder,
+then the test predictions are joined with `truth/risk.parquet` (account_id, as_of) and scored.
+Pass `--reuse` to keep outputs that already exist in the work folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from training.metrics import score
+
+CHURN = str(Path(sys.executable).parent / "churn")
+
+
+def run(step: str, args: list[str], done: Path, reuse: bool) -> float:
+    if reuse and done.exists():
+        print(f"  {step}: reused {done}")
+        return 0.0
+    started = time.perf_counter()
+    subprocess.run([CHURN, step, *args], check=True)
+    seconds = time.perf_counter() - started
+    print(f"  {step}: {seconds:.0f}s")
+    return seconds
+
+
+def pipeline(work: Path, accounts: int, seed: int, params: Path, reuse: bool) -> float:
+    p = ["--params", str(params)]
+    run(
+        "generate",
+        ["--out", str(work), "--accounts", str(accounts), "--seed", str(seed)],
+        work / "truth" / "risk.parquet",
+        reuse,
+    )
+    run(
+        "validate",
+        ["--raw", str(work / "raw"), "--out", str(work / "validate"), *p],
+        work / "validate" / "report.json",
+        reuse,
+    )
+    run(
+        "features",
+        ["--validated", str(work / "validate"), "--out", str(work / "features"), *p],
+        work / "features" / "manifest.json",
+        reuse,
+    )
+    seconds = run(
+        "train",
+        ["--features", str(work / "features"), "--out", str(work / "train"), *p],
+        work / "train" / "model" / "model.json",
+        reuse,
+    )
+    run(
+        "evaluate",
+        [
+            "--features",
+            str(work / "features"),
+            "--train",
+            str(work / "train"),
+            "--out",
+            str(work / "evaluate"),
+            *p,
+        ],
+        work / "evaluate" / "metrics.json",
+        False,
+    )
+    return seconds
+
+
+def compare(work: Path) -> pd.DataFrame:
+    preds = pd.read_parquet(work / "evaluate" / "predictions.parquet")
+    truth = pd.read_parquet(
+        work / "truth" / "risk.parquet", columns=["account_id", "as_of", "p_churn"]
+    )
+    for frame in (preds, truth):
+        frame["as_of"] = pd.to_datetime(frame["as_of"])
+    joined = preds.merge(truth, on=["account_id", "as_of"], how="left", validate="one_to_one")
+    missing = int(joined["p_churn"].isna().sum())
+    if missing:
+        print(f"  warning: {missing} test rows have no true probability; dropped")
+        joined = joined[joined["p_churn"].notna()]
+    columns = (
+        {"model": "probability"}
+        | {c.removesuffix("_probability"): c for c in preds.columns if c.endswith("_probability")}
+        | {"truth": "p_churn"}
+    )
+    rows = []
+    for name, column in columns.items():
+        m = score(joined["churned"], joined[column], joined["mrr"])
+        mae = float(np.mean(np.abs(joined[column] - joined["p_churn"])))
+        rows.append(
+            {
+                "name": name,
+                "roc_auc": m["roc_auc"],
+                "brier": m["brier"],
+                "log_loss": m["log_loss"],
+                "ece": m["ece"],
+                "mae_vs_truth": mae,
+                "lift10": m["top_decile_lift"],
+            }
+        )
+    return pd.DataFrame(rows).set_index("name")
+
+
+def verdict(table: pd.DataFrame) -> list[str]:
+    model, truth = table.loc["model"], table.loc["truth"]
+    checks = {
+        f"AUC {model.roc_auc:.4f} >= truth {truth.roc_auc:.4f} - 0.03": model.roc_auc
+        >= truth.roc_auc - 0.03,
+        f"ECE {model.ece:.4f} <= 0.02": model.ece <= 0.02,
+        f"MAE vs truth {model.mae_vs_truth:.4f} <= 0.03": model.mae_vs_truth <= 0.03,
+    }
+    if "manager_rating" in table.index:
+        rating = table.loc["manager_rating"]
+        checks[f"AUC {model.roc_auc:.4f} > rating {rating.roc_auc:.4f}"] = (
+            model.roc_auc > rating.roc_auc + 0.02
+        )
+        checks[f"Brier {model.brier:.4f} < rating {rating.brier:.4f}"] = model.brier < rating.brier
+    return [f"{'PASS' if ok else 'FAIL'}  {text}" for text, ok in checks.items()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--accounts", type=int, default=3000)
+    parser.add_argument("--work", type=Path, default=Path("outputs/benchmarks/quality"))
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--reuse", action="store_true")
+    args = parser.parse_args()
+    summary = {}
+    for seed in args.seeds:
+        work = args.work / f"accounts{args.accounts}-seed{seed}"
+        print(f"seed {seed}, {args.accounts} accounts -> {work}")
+        train_seconds = pipeline(work, args.accounts, seed, args.params, args.reuse)
+        table = compare(work)
+        print(table.round(4).to_string())
+        lines = verdict(table)
+        print("\n".join(lines))
+        print(f"  train (tuning included): {train_seconds:.0f}s\n")
+        summary[seed] = {
+            "table": table.round(5).to_dict("index"),
+            "checks": lines,
+            "train_seconds": round(train_seconds),
+        }
+    (args.work / f"summary-{args.accounts}.json").write_text(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+from mlflow import MlflowClient
+
+from training.stages import train
+from training.tracking import decide_promotion
+
+
+def test_gate_refuses_a_worse_model():
+    gate = decide_promotion(0.770, 0.01, champion_auc=0.780, max_auc_drop=0.005, max_ece=0.02)
+    assert not gate.promote and "champion 0.7800" in gate.reason
+
+
+def test_gate_accepts_a_small_drop_and_refuses_poor_calibration():
+    assert decide_promotion(0.776, 0.01, 0.780, 0.005, 0.02).promote
+    assert decide_promotion(0.90, 0.01, None, 0.005, 0.02).promote
+    refused = decide_promotion(0.90, 0.03, 0.5, 0.005, 0.02)
+    assert not refused.promote and refused.reason.startswith("ECE")
+
+
+def test_second_run_failing_the_gate_becomes_challenger(trained):
+    root = trained["root"]
+    first = trained["metrics"]["gate"]
+    strict = trained["params"].model_copy(update={"gate_max_ece": 0.0})
+    metrics = train(
+        root / "features", root / "train2", trained["base"], strict, trained["evaluate"]
+    )
+    assert first["promoted"] and first["champion_auc"] is None
+    assert not metrics["gate"]["promoted"]
+    # The champion was re-scored on the same test rows; same data and seed, same AUC.
+    assert abs(metrics["gate"]["champion_auc"] - trained["metrics"]["test"]["roc_auc"]) < 1e-9
+    client = MlflowClient()
+    assert str(client.get_model_version_by_alias("churn-risk", "champion").version) == "1"
+    challenger = client.get_model_version_by_alias("churn-risk", "challenger")
+    assert str(challenger.version) == "2" and challenger.tags["gate"] == "refused"

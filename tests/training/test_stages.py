@@ -1,0 +1,95 @@
+import joblib
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import brier_score_loss, roc_auc_score
+
+from data.io import read_json
+
+
+def test_model_round_trips_through_mlflow(trained):
+    root = trained["root"]
+    meta = read_json(root / "train" / "model" / "model.json")
+    model = joblib.load(root / "train" / "model" / "model.joblib")
+    snapshots = pd.read_parquet(root / "features" / "snapshots.parquet").head(300)
+    loaded = mlflow.pyfunc.load_model(f"runs:/{meta['mlflow_run_id']}/model")
+    from training.tracking import signature_frame
+
+    served = loaded.predict(signature_frame(snapshots, meta["features"], meta["categorical"]))
+    assert list(served.columns) == ["probability"]
+    np.testing.assert_allclose(
+        served["probability"], model.predict_proba(snapshots)[:, 1], rtol=1e-9
+    )
+
+
+def test_train_writes_model_metadata_and_calibration_rows(trained):
+    root = trained["root"]
+    meta = read_json(root / "train" / "model" / "model.json")
+    assert meta["model_version"] == "1" and meta["calibration_method"] in {
+        "none",
+        "platt",
+        "isotonic",
+        "venn_abers",
+    }
+    cal = pd.read_parquet(root / "train" / "calibration_predictions.parquet")
+    assert list(cal.columns) == [
+        "account_id",
+        "as_of",
+        "churned",
+        "probability",
+        "raw_score",
+        "manager_rating",
+        "segment",
+        "mrr",
+        "csm_id",
+    ]
+    assert cal["churned"].notna().all()
+    assert str(cal["as_of"].min()) == meta["splits"]["calibration_start"]
+
+
+def test_evaluate_metrics_match_scikit_learn(trained):
+    root = trained["root"]
+    preds = pd.read_parquet(root / "evaluate" / "predictions.parquet")
+    metrics = read_json(root / "evaluate" / "metrics.json")
+    assert preds["churned"].notna().all() and len(preds) == 8 * 250
+    for name, column in [
+        ("model", "probability"),
+        ("logistic", "logistic_probability"),
+        ("manager_rating", "manager_rating_probability"),
+    ]:
+        assert metrics[name]["roc_auc"] == pytest.approx(
+            roc_auc_score(preds["churned"], preds[column])
+        )
+        assert metrics[name]["brier"] == pytest.approx(
+            brier_score_loss(preds["churned"], preds[column])
+        )
+    assert metrics["base_rate"]["roc_auc"] == 0.5
+    assert set(metrics["model_by_segment"]) == {"smb", "mid", "ent"}
+    assert metrics["model"]["roc_auc"] > metrics["manager_rating"]["roc_auc"]
+    assert (root / "evaluate" / "plots" / "reliability.png").stat().st_size > 0
+
+
+def test_labeled_rows_start_with_the_first_observable_churn():
+    import datetime as dt
+
+    from training.frames import labeled
+
+    d = [dt.date(2024, 1, 1) + dt.timedelta(weeks=i) for i in range(6)]
+    frame = pd.DataFrame(
+        {
+            "as_of": d,
+            "churned": pd.array([0, 0, 1, 0, None, 0], "Int8"),
+            "churn_date": [None, None, dt.date(2024, 1, 20), None, None, None],
+        }
+    )
+    manifest = {"export_date": "2024-02-12", "horizon_days": 7}
+    # Labels known up to 2024-02-05; the first churn (2024-01-20) starts the history.
+    assert labeled(frame, manifest)["as_of"].tolist() == d[3:4] + d[5:6]
+    assert labeled(frame, manifest | {"history_start": "2024-01-01"})["as_of"].tolist() == [
+        d[0],
+        d[1],
+        d[2],
+        d[3],
+        d[5],
+    ]

@@ -1,0 +1,167 @@
+"""MLflow: the embedded store, the logged pyfunc, the registry and the promotion gate."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The promotion decision and why."""
+
+    promote: bool
+    reason: str
+    champion_auc: float | None
+
+
+def decide_promotion(
+    auc: float, ece: float, champion_auc: float | None, max_auc_drop: float, max_ece: float
+) -> Gate:
+    """Promote when ECE is small and test AUC is at most `max_auc_drop` below the champion's."""
+    if not np.isfinite(auc):
+        return Gate(False, "test ROC AUC undefined (one class only)", champion_auc)
+    if ece > max_ece:
+        return Gate(False, f"ECE {ece:.4f} > {max_ece}", champion_auc)
+    if champion_auc is not None and auc < champion_auc - max_auc_drop:
+        reason = f"ROC AUC {auc:.4f} < champion {champion_auc:.4f} - {max_auc_drop}"
+        return Gate(False, reason, champion_auc)
+    if champion_auc is None:
+        return Gate(True, f"first model to pass (ECE {ece:.4f})", None)
+    return Gate(
+        True, f"ROC AUC {auc:.4f} vs champion {champion_auc:.4f}, ECE {ece:.4f}", champion_auc
+    )
+
+
+def tracking_uri(store: Path) -> str:
+    """`MLFLOW_TRACKING_URI` if set, else an embedded SQLite store in `store`."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    store.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(store / 'mlflow.db').resolve()}"
+
+
+def use_store(store: Path, experiment: str) -> None:
+    """Point MLflow at the store and select (or create) the experiment."""
+    import mlflow
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    mlflow.set_tracking_uri(tracking_uri(store))
+    if mlflow.get_experiment_by_name(experiment) is None:
+        mlflow.create_experiment(experiment, (store / "artifacts").resolve().as_uri())
+    mlflow.set_experiment(experiment)
+
+
+def _pyfunc_class() -> type:
+    import mlflow.pyfunc
+
+    class ChurnPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
+        """The saved `ChurnModel`; `predict` returns the churn probability (one column)."""
+
+        def load_context(self, context: Any) -> None:
+            import joblib
+
+            self.model = joblib.load(context.artifacts["model"])
+
+        def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
+            proba = self.model.predict_proba(model_input)[:, 1]
+            return pd.DataFrame({"probability": proba}, index=model_input.index)
+
+    return ChurnPyfunc
+
+
+def champion_auc(model_name: str, X: pd.DataFrame, y: np.ndarray) -> float | None:
+    """The current champion's ROC AUC on these rows, or None when there is no champion."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.types import DataType
+    from sklearn.metrics import roc_auc_score
+
+    try:
+        champion = mlflow.pyfunc.load_model(f"models:/{model_name}@{CHAMPION}")
+    except MlflowException:
+        return None
+    spec = champion.metadata.get_input_schema()
+    names = spec.input_names() if spec else list(X.columns)
+    text = [c.name for c in spec.inputs if c.type == DataType.string] if spec else []
+    proba = np.asarray(champion.predict(signature_frame(X, names, text))).reshape(len(X), -1)[:, -1]
+    return float(roc_auc_score(y, proba))
+
+
+def signature_frame(
+    frame: pd.DataFrame, features: list[str], categorical: list[str]
+) -> pd.DataFrame:
+    """The features as the pyfunc signature types them: categories as text, the rest as double."""
+    columns = {
+        c: frame[c].astype("object").where(frame[c].notna(), None)
+        if c in categorical
+        else frame[c].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        for c in features
+    }
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def _signature(features: list[str], categorical: list[str]) -> Any:
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    inputs = Schema(
+        [ColSpec("string" if c in categorical else "double", c, required=False) for c in features]
+    )
+    return ModelSignature(inputs, Schema([ColSpec("double", "probability")]))
+
+
+def log_model(
+    model_file: Path, example: pd.DataFrame, categorical: list[str], model_name: str
+) -> str:
+    """Log the pyfunc (signature, input example) inside the active run; register a version."""
+    import mlflow
+
+    features = list(example.columns)
+    signature = _signature(features, categorical)
+    example = signature_frame(example, features, categorical)
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=_pyfunc_class()(),
+        artifacts={"model": str(model_file)},
+        signature=signature,
+        input_example=example,
+        registered_model_name=model_name,
+    )
+    return str(info.registered_model_version)
+
+
+def set_alias(model_name: str, version: str, gate: Gate) -> None:
+    """Move `champion` to this version if the gate passed, else mark it `challenger`."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    alias = CHAMPION if gate.promote else CHALLENGER
+    client.set_registered_model_alias(model_name, alias, version)
+    client.set_model_version_tag(
+        model_name, version, "gate", "passed" if gate.promote else "refused"
+    )
+    client.set_model_version_tag(model_name, version, "gate_reason", gate.reason)
+    log.info("model %s version %s -> %s (%s)", model_name, version, alias, gate.reason)
+
+
+def flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Nested metric dicts to MLflow's flat `a.b` names, numbers only."""
+    flat: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}".replace(" ", "_")
+        if isinstance(value, dict):
+            flat |= flat_metrics(value, f"{name}.")
+        elif isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value):
+            flat[name] = float(value)
+    return flat
