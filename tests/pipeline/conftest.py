@@ -19,3 +19,13 @@ def validated(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     out = tmp_path_factory.mktemp("validate") / "validate"
     validate(small_world / "raw", out, BaseParams(), ValidateParams())
     return out
+
+
+@pytest.fixture(scope="session")
+def featured(validated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from features.params import FeaturesParams
+    from features.stages import features
+
+    out = tmp_path_factory.mktemp("features") / "features"
+    features(validated, out, BaseParams(), FeaturesParams())
+    return out

@@ -6,9 +6,6 @@ from pathlib import Path
 import pandas as pd
 
 from data.contract import TABLES
-from data.params import BaseParams
-from features.params import FeaturesParams
-from features.stages import features
 
 
 def test_validate_writes_every_generated_table_and_a_report(validated: Path) -> None:
@@ -22,9 +19,8 @@ def test_validate_writes_every_generated_table_and_a_report(validated: Path) -> 
     assert pd.Timestamp(report["export_date"]) > pd.Timestamp(report["date_range"]["end"])
 
 
-def test_features_label_every_active_account_each_monday(validated: Path, tmp_path: Path) -> None:
-    out = tmp_path / "features"
-    features(validated, out, BaseParams(), FeaturesParams())
+def test_features_label_every_active_account_each_monday(featured: Path) -> None:
+    out = featured
     snaps = pd.read_parquet(out / "snapshots.parquet")
     manifest = json.loads((out / "manifest.json").read_text())
 
