@@ -24,7 +24,7 @@ demo: install $(DEMO)/raw/accounts.csv ## Generate the demo world and run the wh
 	$(RUN) dvc repro
 
 test: install ## Run the whole test suite
-	$(RUN) pytest
+	$(RUN) pytest -n 2 --dist loadfile
 
 lint: install ## ruff check, ruff format --check, mypy, import contracts
 	$(RUN) ruff check .

@@ -39,8 +39,10 @@ class FeatureFrame(TransformerMixin, BaseEstimator):
         columns: dict[str, Any] = {}
         for name in self.features:
             if name in self.categories_:
-                values = X[name].astype("object").where(X[name].notna(), None)
-                columns[name] = pd.Categorical(values, categories=self.categories_[name])
+                levels = self.categories_[name]
+                values = X[name].astype("object")
+                known = values.isin(list(levels))  # unseen levels and missing -> NaN
+                columns[name] = pd.Categorical(values.where(known, None), categories=levels)
             else:
                 columns[name] = X[name].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
         return pd.DataFrame(columns, index=X.index)
