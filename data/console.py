@@ -8,14 +8,11 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 
 from data.errors import ContractError, ParamsError
-from data.params import Section, load_section, read_params
-
-S = TypeVar("S", bound=Section)
 
 PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="The params.yaml to read.")
 
@@ -41,12 +38,6 @@ def progress(iterable: Any = None, **kwargs: Any) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(iterable, disable=not progress_enabled(), dynamic_ncols=True, **kwargs)
-
-
-def params_for(path: Path, *sections: tuple[str, type[Section]]) -> tuple[Section, ...]:
-    """Read `params.yaml` once and validate the named sections."""
-    raw = read_params(path)
-    return tuple(load_section(raw, name, model, str(path)) for name, model in sections)
 
 
 @contextlib.contextmanager

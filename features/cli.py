@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from data.console import PARAMS_OPTION, params_for, setup_logging, user_errors
-from data.params import BaseParams
+from data.console import PARAMS_OPTION, setup_logging, user_errors
+from data.params import BaseParams, load_section, read_params
 from features.params import FeaturesParams
 
 
@@ -23,8 +23,9 @@ def features(
 
     setup_logging()
     with user_errors():
-        base, section = params_for(params, ("base", BaseParams), ("features", FeaturesParams))
-        run(validated, out, base, section)  # type: ignore[arg-type]
+        raw = read_params(params)
+        base = load_section(raw, "base", BaseParams)
+        run(validated, out, base, load_section(raw, "features", FeaturesParams))
 
 
 def register(app: typer.Typer) -> None:

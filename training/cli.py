@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from data.console import PARAMS_OPTION, params_for, setup_logging, user_errors
-from data.params import BaseParams
+from data.console import PARAMS_OPTION, setup_logging, user_errors
+from data.params import BaseParams, load_section, read_params
 from training.params import EvaluateParams, TrainParams
 
 
@@ -23,10 +23,14 @@ def train(
 
     setup_logging()
     with user_errors():
-        base, section, evaluation = params_for(
-            params, ("base", BaseParams), ("train", TrainParams), ("evaluate", EvaluateParams)
+        raw = read_params(params)
+        run(
+            features,
+            out,
+            load_section(raw, "base", BaseParams),
+            load_section(raw, "train", TrainParams),
+            load_section(raw, "evaluate", EvaluateParams),
         )
-        run(features, out, base, section, evaluation)  # type: ignore[arg-type]
 
 
 def evaluate(
@@ -44,8 +48,9 @@ def evaluate(
 
     setup_logging()
     with user_errors():
-        base, section = params_for(params, ("base", BaseParams), ("evaluate", EvaluateParams))
-        run(features, model, out, base, section)  # type: ignore[arg-type]
+        raw = read_params(params)
+        base = load_section(raw, "base", BaseParams)
+        run(features, model, out, base, load_section(raw, "evaluate", EvaluateParams))
 
 
 def register(app: typer.Typer) -> None:

@@ -104,22 +104,6 @@ def features_dir(tmp_path: Path, snapshots: pd.DataFrame, manifest: dict) -> Pat
     return out
 
 
-@pytest.fixture
-def small_params() -> tuple[BaseParams, TrainParams, EvaluateParams]:
-    base = BaseParams(horizon_days=HORIZON, seed=7)
-    train = TrainParams(
-        calibration_weeks=8,
-        validation_weeks=4,
-        min_train_weeks=4,
-        n_trials=0,
-        tuning_minutes=0,
-        n_estimators=200,
-        early_stopping_rounds=10,
-        calibration_folds=3,
-    )
-    return base, train, EvaluateParams(test_weeks=8)
-
-
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory, snapshots, manifest) -> dict[str, Any]:
     """One train + evaluate run on the synthetic snapshots (MLflow in a temp folder)."""
