@@ -1,4 +1,8 @@
-"""Contact features: how recently and how often the account manager and the client talked."""
+"""Contact features: how recently and how often the account manager and the client talked.
+
+A conversation is a contact on a live channel (`call`, `meeting`, `qbr`), in either direction:
+e-mails and chats keep a relationship warm less than talking does.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from features.manifest import Feature
 from features.windows import cumulate, look_up
 
 WINDOWS = (30, 90)
+CONVERSATION_CHANNELS = ("call", "meeting", "qbr")
 
 
 def _f(name: str, dtype: str, window: str | None, unit: str, text: str) -> Feature:
@@ -19,6 +24,13 @@ def contact_features() -> list[Feature]:
     return [
         _f("contacts_days_since_last", "int", None, "days", "Days since the last contact"),
         _f(
+            "contacts_days_since_conversation",
+            "int",
+            None,
+            "days",
+            "Days since the last call, meeting or business review",
+        ),
+        _f(
             "contacts_days_since_last_inbound",
             "int",
             None,
@@ -28,6 +40,13 @@ def contact_features() -> list[Feature]:
         *(
             _f(f"contacts_{w}d", "int", f"{w}d", "contacts", f"Contacts, last {w} days")
             for w in WINDOWS
+        ),
+        _f(
+            "contacts_inbound_30d",
+            "int",
+            "30d",
+            "contacts",
+            "Contacts started by the client, last 30 days",
         ),
         _f(
             "contacts_inbound_share_90d",
@@ -42,10 +61,12 @@ def contact_features() -> list[Feature]:
 
 def build_contacts(con: duckdb.DuckDBPyConnection) -> list[Feature]:
     """Create table `f_contacts` (sid, contact features) from table `contacts`."""
+    live = ", ".join(f"'{c}'" for c in CONVERSATION_CHANNELS)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE contacts_daily AS SELECT a, "
         "CAST(occurred_at AS DATE) AS day, count(*) AS n, "
-        "count(*) FILTER (WHERE direction = 'inbound') AS inbound "
+        "count(*) FILTER (WHERE direction = 'inbound') AS inbound, "
+        f"count(*) FILTER (WHERE channel IN ({live})) AS talk "
         "FROM contacts JOIN acc USING (account_id) GROUP BY ALL"
     )
     exprs = {
@@ -53,16 +74,19 @@ def build_contacts(con: duckdb.DuckDBPyConnection) -> list[Feature]:
         "inbound": "sum(inbound)",
         "last_day": "max(day)",
         "last_inbound": "max(CASE WHEN inbound > 0 THEN day END)",
+        "last_talk": "max(CASE WHEN talk > 0 THEN day END)",
     }
     cumulate(con, "contacts_daily", "contacts_cum", exprs)
-    offsets = {0: list(exprs), 30: ["n"], 90: ["n", "inbound"]}
+    offsets = {0: list(exprs), 30: ["n", "inbound"], 90: ["n", "inbound"]}
     look_up(con, "contacts_cum", "contacts_at", offsets, zero=["n", "inbound"])
     con.execute(
         """CREATE OR REPLACE TEMP TABLE f_contacts AS SELECT sid,
         CAST(k.as_of - last_day_at0 AS INTEGER) AS contacts_days_since_last,
+        CAST(k.as_of - last_talk_at0 AS INTEGER) AS contacts_days_since_conversation,
         CAST(k.as_of - last_inbound_at0 AS INTEGER) AS contacts_days_since_last_inbound,
         CAST(n_at0 - n_at30 AS INTEGER) AS contacts_30d,
         CAST(n_at0 - n_at90 AS INTEGER) AS contacts_90d,
+        CAST(inbound_at0 - inbound_at30 AS INTEGER) AS contacts_inbound_30d,
         (inbound_at0 - inbound_at90) / nullif(n_at0 - n_at90, 0) AS contacts_inbound_share_90d,
         last_day_at0 IS NULL AS contacts_never
         FROM contacts_at JOIN keys k USING (sid)"""

@@ -36,7 +36,8 @@ def tickets_table(
     lives = world.lives
     onboarding = lives["onb_fail"].to_numpy()[cells.life_idx] & (cells.age < 13)
     rate = _TICKET_RATE[pop.segment[cells.account]] * np.exp(-0.3 * cells.h)
-    rate = rate * (1 + 2.5 * onboarding) * (1 + 0.2 * cells.budget) * (1 + 8 * cells.friction)
+    # A budget cut brings billing questions (downgrades, invoices) to the help desk.
+    rate = rate * (1 + 2.5 * onboarding) * (1 + 1.5 * cells.budget) * (1 + 8 * cells.friction)
     cell, day = scatter(cells, rate, rng)
     n = cell.shape[0]
     account, h, friction = cells.account[cell], cells.h[cell], cells.friction[cell]
@@ -44,7 +45,7 @@ def tickets_table(
     opened = office_seconds(day, region, rng)
     severity = -0.7 * h + rng.normal(0, 1, n) + 0.8 * onboarding[cell] + 1.6 * friction
     priority = np.digitize(severity, [-0.5, 1.2, 2.4])
-    billing = rng.random(n) < 0.2 * cells.budget[cell]
+    billing = rng.random(n) < 0.6 * cells.budget[cell]
     category = np.where(billing, 2, rng.choice(6, n, p=[0.3, 0.3, 0.08, 0.14, 0.1, 0.08]))
     hours = np.exp(rng.normal(np.log(18) + 0.3 * priority - 0.35 * h + 1.1 * friction, 0.9))
     closed = opened + (hours * 3600).astype(np.int64)

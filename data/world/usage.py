@@ -31,19 +31,29 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _events(world: World, cells: Cells, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Events of healthy accounts are regular, spread over users, rich in key use cases."""
+    """Events of healthy accounts are regular, spread over users, rich in key use cases.
+
+    Shocks leave faint traces: a budget cut takes licences away (fewer active users, about
+    as many events), and the champion who leaves was the power user running the key use
+    cases, so their share drops until a new champion takes over.
+    """
     pop = world.pop
     seats = pop.seats[cells.account]
-    # Unhealthy accounts skip whole weeks; a budget cut shows little (the seats are paid for).
+    # Unhealthy accounts skip whole weeks.
     used = rng.random(cells.h.shape[0]) < _sigmoid(2.0 + 2.2 * cells.h)
     rate = 9.5 * seats**0.7 * _sigmoid(1.0 + 1.5 * cells.h) * (1 - 0.08 * cells.budget) * used
     active = np.maximum(
-        1, rng.binomial(seats, _sigmoid(0.3 + 1.2 * cells.h) * (1 - 0.1 * cells.budget))
+        1,
+        rng.binomial(
+            seats,
+            _sigmoid(0.3 + 1.2 * cells.h) * (1 - 0.3 * cells.budget) * (1 - 0.15 * cells.champion),
+        ),
     )
     cell, day = scatter(cells, rate, rng)
     n = cell.shape[0]
     never = world.lives["never"].to_numpy()[cells.life_idx[cell]]
-    key_share = np.clip(0.15 * np.exp(0.6 * cells.h[cell]) * np.where(never, 0.3, 1.0), 0.02, 0.6)
+    power = np.where(never, 0.3, 1.0) * (1 - 0.6 * cells.champion[cell])
+    key_share = np.clip(0.15 * np.exp(0.6 * cells.h[cell]) * power, 0.02, 0.6)
     is_key = rng.random(n) < key_share
     kind = np.where(
         is_key,

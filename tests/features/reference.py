@@ -120,15 +120,20 @@ def _tickets(tickets: pd.DataFrame, as_of: pd.Timestamp) -> dict:
 def _contacts(contacts: pd.DataFrame, as_of: pd.Timestamp) -> dict:
     past = contacts[contacts["day"] < as_of]
     inbound = past[past["direction"] == "inbound"]
+    talks = past[past["channel"].isin(["call", "meeting", "qbr"])]
     n90 = (past["day"] >= as_of - 90 * DAY).sum()
     in90 = (inbound["day"] >= as_of - 90 * DAY).sum()
     return {
         "contacts_days_since_last": (as_of - past["day"].max()).days if len(past) else None,
+        "contacts_days_since_conversation": (
+            (as_of - talks["day"].max()).days if len(talks) else None
+        ),
         "contacts_days_since_last_inbound": (
             (as_of - inbound["day"].max()).days if len(inbound) else None
         ),
         "contacts_30d": (past["day"] >= as_of - 30 * DAY).sum(),
         "contacts_90d": n90,
+        "contacts_inbound_30d": (inbound["day"] >= as_of - 30 * DAY).sum(),
         "contacts_inbound_share_90d": in90 / n90 if n90 else np.nan,
         "contacts_never": len(past) == 0,
     }

@@ -30,11 +30,14 @@ DATED = {
 
 
 def run(write, tables, export: dt.date) -> tuple[pd.DataFrame, list[str]]:
-    folder = Path(tempfile.mkdtemp(prefix="leak-"))
-    manifest = features(write(folder / "in", tables, export), folder / "out", BaseParams(), PARAMS)
-    return pd.read_parquet(folder / "out" / "snapshots.parquet"), [
-        f["name"] for f in manifest["features"]
-    ]
+    with tempfile.TemporaryDirectory(prefix="leak-") as tmp:
+        folder = Path(tmp)
+        manifest = features(
+            write(folder / "in", tables, export), folder / "out", BaseParams(), PARAMS
+        )
+        return pd.read_parquet(folder / "out" / "snapshots.parquet"), [
+            f["name"] for f in manifest["features"]
+        ]
 
 
 def _when(day: pd.Timestamp, table: str, draw) -> object:
