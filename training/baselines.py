@@ -146,3 +146,37 @@ def predict_baselines(fitted: dict[str, Any], frame: pd.DataFrame) -> pd.DataFra
         else:
             out[f"{name}_probability"] = model.predict_proba(frame)[:, 1]
     return pd.DataFrame(out, index=frame.index)
+
+
+class _Logit(TransformerMixin, BaseEstimator):
+    """Probabilities to log-odds."""
+
+    def fit(self, X: np.ndarray, y: Any = None) -> _Logit:
+        """Nothing to learn beyond the width."""
+        self.n_features_in_ = np.shape(X)[1]
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """log(p / (1 - p)), clipped away from 0 and 1."""
+        p = np.clip(np.asarray(X, dtype=float), 1e-6, 1 - 1e-6)
+        return np.log(p / (1 - p))
+
+
+def combined_baseline(probability: str = "probability", rating: str = "manager_rating") -> Pipeline:
+    """The model and the manager together, fitted on the calibration period.
+
+    A logistic regression on the model's log-odds and the rating level (never rated is a level).
+    """
+    return make_pipeline(
+        ColumnTransformer(
+            [
+                ("model", _Logit(), [probability]),
+                (
+                    "rating",
+                    make_pipeline(AsText(), OneHotEncoder(handle_unknown="ignore")),
+                    [rating],
+                ),
+            ]
+        ),
+        LogisticRegression(C=100.0, max_iter=1000),
+    )

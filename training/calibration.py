@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,7 +33,7 @@ class VennAbersCalibrated(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         return self
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, X: Any) -> np.ndarray:
         """Calibrated probabilities."""
         probs, _ = self.venn_abers_.predict_proba(self.estimator.predict_proba(X))
         return np.asarray(probs)
@@ -132,3 +133,31 @@ def compare_calibrators(
             held_out[score_rows] = fitted.predict_proba(rows[score_rows])[:, 1]
         losses[method] = float(log_loss(y, np.clip(held_out, 1e-6, 1 - 1e-6), labels=[0, 1]))
     return losses
+
+
+def apply_calibrator(calibrator: Any, raw_probability: np.ndarray) -> np.ndarray:
+    """What a fitted calibrator makes of booster probabilities, without the booster.
+
+    The explanations need the calibrated value of one log-odds (SHAP's base value) that no
+    row of data produces, so the calibrator is run on a stand-in whose scores are given.
+    """
+    raw = np.clip(np.asarray(raw_probability, dtype=float), 1e-15, 1 - 1e-15)
+    stand_in = _Precomputed(np.column_stack([1 - raw, raw]), np.log(raw / (1 - raw))).fit(
+        None, None
+    )
+    rows = np.arange(raw.shape[0]).reshape(-1, 1)
+    if isinstance(calibrator, Uncalibrated):
+        return raw
+    if isinstance(calibrator, VennAbersCalibrated):
+        swapped = copy.copy(calibrator)
+        swapped.estimator = stand_in
+        return swapped.predict_proba(rows)[:, 1]
+    if isinstance(calibrator, CalibratedClassifierCV):
+        swapped = copy.copy(calibrator)
+        swapped.calibrated_classifiers_ = []
+        for fitted in calibrator.calibrated_classifiers_:
+            one = copy.copy(fitted)
+            one.estimator = stand_in
+            swapped.calibrated_classifiers_.append(one)
+        return swapped.predict_proba(rows)[:, 1]
+    raise TypeError(f"unknown calibrator {type(calibrator).__name__}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import matplotlib
 
@@ -83,3 +84,43 @@ def figures(data: dict[str, pd.DataFrame]) -> dict[str, Figure]:
         fig.tight_layout()
         out[name] = fig
     return out
+
+
+def explain_figures(
+    shap_values: Any,
+    importance: pd.DataFrame,
+    dependence: int,
+    categories: Mapping[str, list[str]],
+    top: int = 15,
+) -> dict[str, Figure]:
+    """Global drivers: mean |contribution| bars, SHAP's beeswarm, dependence of the top few.
+
+    `shap_values` is a `shap.Explanation` whose feature names are the manifest descriptions
+    and whose categorical data are level codes; `categories` names the levels.
+    """
+    import shap
+
+    figs: dict[str, Figure] = {}
+    head = importance.head(top).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(head) + 1.5))
+    ax.barh(head["description"], head["mean_abs_probability"] * 100, color="#4c72b0")
+    ax.set_xlabel("Mean |contribution| to the churn probability (percentage points)")
+    ax.set_title("What moves the churn probability most")
+    fig.tight_layout()
+    figs["importance"] = fig
+    plt.figure(figsize=(9, 7))
+    shap.plots.beeswarm(shap_values, max_display=top, show=False, plot_size=None)
+    plt.title("Each dot an account-week: contribution to the log-odds of churn")
+    plt.tight_layout()
+    figs["beeswarm"] = plt.gcf()
+    names = list(getattr(shap_values, "feature_names", []))
+    for _, row in importance.head(dependence).iterrows():
+        plt.figure(figsize=(6, 4))
+        shap.plots.scatter(shap_values[:, names.index(row["description"])], show=False)
+        levels = categories.get(row["feature"])
+        if levels:
+            plt.xticks(range(len(levels)), levels, rotation=30, ha="right")
+        plt.title(row["description"])
+        plt.tight_layout()
+        figs[f"dependence_{row['feature']}"] = plt.gcf()
+    return figs

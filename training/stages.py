@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
 import pandas as pd
 
 from data.errors import ContractError
@@ -19,8 +21,9 @@ from training import tracking
 from training.frames import dvc_plot_frames, feature_lists, labeled, predictions, split_frames
 from training.metrics import score
 from training.model import ChurnModel
-from training.params import EvaluateParams, TrainParams
+from training.params import CompareParams, EvaluateParams, ExplainParams, TrainParams
 from training.splits import Splits, make_splits
+from training.tiers import assign_tiers, fit_tiers
 from training.tuning import tune
 
 log = logging.getLogger(__name__)
@@ -128,6 +131,7 @@ def train(
         "best_iteration": tuned.best_iteration,
         "gate": {"promoted": gate.promote, "champion_auc": gate.champion_auc},
     }
+    cal = predictions(model, frames["calibration"], evaluate.rating_feature)
     meta = {
         "features": model.features,
         "categorical": model.categorical,
@@ -137,6 +141,7 @@ def train(
         "params": tuned.params | {"n_estimators": tuned.best_iteration},
         "features_digest": digest,
         "gate": {"promoted": gate.promote, "reason": gate.reason},
+        "tiers": fit_tiers(cal["probability"], cal["manager_rating"]),
     }
     with atomic_dir(Path(out_dir)) as tmp:
         (tmp / "model").mkdir()
@@ -144,7 +149,6 @@ def train(
         meta |= _track(model, tmp, frames, tuned, gate, metrics, meta, params, base)
         write_json(meta, tmp / "model" / "model.json")
         write_json(metrics, tmp / "metrics.json")
-        cal = predictions(model, frames["calibration"], evaluate.rating_feature)
         write_parquet(cal, tmp / "calibration_predictions.parquet")
     log.info("gate: %s (%s)", "promoted" if gate.promote else "challenger", gate.reason)
     return metrics
@@ -222,6 +226,7 @@ def evaluate(
     )
     test = frames["test"]
     preds = predictions(model, test, params.rating_feature)
+    preds["tier"] = assign_tiers(preds["probability"], meta["tiers"])
     preds = pd.concat([preds, predict_baselines(fitted, test).reset_index(drop=True)], axis=1)
     columns = {"model": "probability"} | {
         c.removesuffix("_probability"): c for c in preds.columns if c.endswith("_probability")
@@ -245,8 +250,7 @@ def evaluate(
         write_parquet(preds, tmp / "predictions.parquet")
         for name, frame in dvc_plot_frames(data).items():
             frame.to_csv(tmp / "plots" / f"{name}.csv", index=False)
-        for name, fig in figures(data).items():
-            fig.savefig(tmp / "plots" / f"{name}.png", dpi=110)
+        _save_figures(figures(data), tmp / "plots")
         _track_evaluation(
             meta, metrics, tmp / "plots", mlflow_dir or Path(out_dir).parent / "mlflow"
         )
@@ -272,3 +276,213 @@ def _track_evaluation(meta: dict, metrics: dict, plots: Path, mlflow_dir: Path) 
     with mlflow.start_run(run_id=meta["mlflow_run_id"]):
         mlflow.log_metrics(tracking.flat_metrics(metrics, "evaluate."))
         mlflow.log_artifacts(str(plots), "evaluate")
+
+
+def explain(
+    features_dir: Path,
+    train_dir: Path,
+    out_dir: Path,
+    base: BaseParams,
+    params: ExplainParams,
+    mlflow_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Drivers of the test weeks and the latest week: reasons per account, global plots."""
+    from data.console import progress
+    from training.explain import explain_batches, global_importance, reason_frame, shap_explanation
+    from training.plots import explain_figures
+
+    snapshots, manifest, _ = read_features(features_dir)
+    model, meta = load_model(Path(train_dir) / "model")
+    test = Splits.from_dict(meta["splits"]).test
+    latest = snapshots["as_of"].max()
+    rows = snapshots[test.contains(snapshots["as_of"]) | (snapshots["as_of"] == latest)]
+    rows = rows.sort_values(["as_of", "account_id"]).reset_index(drop=True)
+    started = time.perf_counter()
+    explained = explain_batches(
+        model, rows, params.batch_rows, lambda it: progress(it, desc="explain", unit="batch")
+    )
+    reasons = reason_frame(
+        explained, rows, manifest, params.reasons_up, params.reasons_down, params.min_contribution
+    )
+    seconds = time.perf_counter() - started
+    descriptions = {f["name"]: f["description"] for f in manifest["features"]}
+    importance = global_importance(explained, [descriptions[f] for f in explained.features])
+    sample = rows.sample(min(params.plot_rows, len(rows)), random_state=base.seed).index
+    shap_values = shap_explanation(
+        explained.take(sample.to_numpy()),
+        model.trees_.columns_.transform(rows.loc[sample]),
+        [descriptions[f] for f in explained.features],
+    )
+    summary = {
+        "rows": len(rows),
+        "weeks": {"test_start": str(test.start), "test_end": str(test.end), "latest": str(latest)},
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(len(rows) / max(seconds, 1e-9)),
+        "base_probability": explained.base_probability,
+        "top_features": importance.head(10)[["feature", "mean_abs_probability"]].to_dict("records"),
+    }
+    with atomic_dir(Path(out_dir)) as tmp:
+        (tmp / "plots").mkdir()
+        write_parquet(explained.frame(rows[["account_id", "as_of"]]), tmp / "contributions.parquet")
+        write_parquet(reasons, tmp / "reasons.parquet")
+        importance.to_csv(tmp / "plots" / "importance.csv", index=False)
+        figs = explain_figures(
+            shap_values, importance, params.dependence_plots, model.trees_.columns_.categories_
+        )
+        _save_figures(figs, tmp / "plots")
+        write_json(summary, tmp / "summary.json")
+        _log_to_run(meta, mlflow_dir or Path(out_dir).parent / "mlflow", tmp / "plots", "explain")
+    log.info(
+        "explained %d rows in %.1fs (%s rows/s)", len(rows), seconds, summary["rows_per_second"]
+    )
+    return summary
+
+
+def _save_figures(figures: dict[str, Any], folder: Path) -> None:
+    """Each figure to `folder/<name>.png`, then closed."""
+    import matplotlib.pyplot as plt
+
+    for name, fig in figures.items():
+        fig.savefig(folder / f"{name}.png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+
+
+def _log_to_run(meta: dict, mlflow_dir: Path, folder: Path, artifact_path: str) -> None:
+    """Attach a stage's files to the MLflow run that trained the model."""
+    import mlflow
+
+    if not meta.get("mlflow_run_id"):
+        return
+    tracking.use_store(Path(mlflow_dir), meta.get("experiment", "churn-risk"))
+    with mlflow.start_run(run_id=meta["mlflow_run_id"]):
+        mlflow.log_artifacts(str(folder), artifact_path)
+
+
+def compare(
+    features_dir: Path,
+    train_dir: Path,
+    evaluate_dir: Path,
+    explain_dir: Path,
+    out_dir: Path,
+    base: BaseParams,
+    params: CompareParams,
+    evaluate: EvaluateParams,
+    mlflow_dir: Path | None = None,
+) -> dict[str, Any]:
+    """The model beside the managers' ratings on the test weeks; all figures to summary.json."""
+    from training import compare as cmp
+    from training.baselines import combined_baseline
+
+    snapshots, manifest, _ = read_features(features_dir)
+    model, meta = load_model(Path(train_dir) / "model")
+    preds = pd.read_parquet(Path(evaluate_dir) / "predictions.parquet")
+    preds["as_of"] = pd.to_datetime(preds["as_of"]).dt.date
+    reasons = pd.read_parquet(Path(explain_dir) / "reasons.parquet")
+    reasons["as_of"] = pd.to_datetime(reasons["as_of"]).dt.date
+    rows = _comparison_rows(preds, snapshots, meta, evaluate.contact_feature)
+    rated = rows["manager_rating"].notna()
+    summary: dict[str, Any] = {
+        "test_period": {"start": str(rows["as_of"].min()), "end": str(rows["as_of"].max())},
+        "tiers": meta["tiers"],
+    }
+    if not rated.any():
+        summary["status"] = "nothing to compare: the export has no manager ratings"
+        log.warning(summary["status"])
+        with atomic_dir(Path(out_dir)) as tmp:
+            write_json(summary, tmp / "summary.json")
+            write_parquet(cmp.disagreements(rows.head(0), None), tmp / "disagreements.parquet")
+            write_parquet(cmp.per_manager(rows.head(0)), tmp / "per_manager.parquet")
+        return summary
+    cal = pd.read_parquet(Path(train_dir) / "calibration_predictions.parquet")
+    both = combined_baseline().fit(cal, cal["churned"].astype(int))
+    summary["status"] = "compared"
+    summary["agreement"] = cmp.agreement(
+        rows, both.predict_proba(rows[rated])[:, 1], evaluate.ece_bins
+    )
+    summary["without_manager_features"] = _without_source(
+        snapshots, manifest, model, meta, params.rating_source, rows, evaluate.ece_bins
+    )
+    by_age = cmp.by_rating_age(rows)
+    managers = cmp.per_manager(rows)
+    dis = cmp.disagreements(rows, reasons)
+    summary["by_rating_age"] = _records(by_age)
+    summary["who_was_right"] = cmp.who_was_right(dis)
+    summary["top_disagreements"] = {
+        kind: _records(part.head(params.top_disagreements))
+        for kind, part in dis.groupby("kind", sort=True)
+    }
+    with atomic_dir(Path(out_dir)) as tmp:
+        (tmp / "plots").mkdir()
+        write_json(summary, tmp / "summary.json")
+        write_parquet(dis, tmp / "disagreements.parquet")
+        write_parquet(managers, tmp / "per_manager.parquet")
+        by_age.to_csv(tmp / "plots" / "by_rating_age.csv", index=False)
+        _save_figures(cmp.figures(summary["agreement"], by_age, managers), tmp / "plots")
+        _log_to_run(meta, mlflow_dir or Path(out_dir).parent / "mlflow", tmp, "compare")
+    a = summary["agreement"]
+    log.info(
+        "tier vs rating: kappa %.3f (quadratic), Spearman %.3f; model AUC %.3f, rating %.3f",
+        a["kappa_quadratic"],
+        a["spearman"],
+        a["metrics"]["model"]["roc_auc"],
+        a["metrics"]["rating"]["roc_auc"],
+    )
+    return summary
+
+
+def _comparison_rows(
+    preds: pd.DataFrame, snapshots: pd.DataFrame, meta: dict, contact_feature: str
+) -> pd.DataFrame:
+    """Test predictions with the tier, the rating's age and the days since the last contact."""
+    context = {"rating_age_days": "rating_age_days", contact_feature: "days_since_contact"}
+    keep = ["account_id", "as_of", *[c for c in context if c in snapshots.columns]]
+    rows = preds.merge(
+        snapshots[keep].rename(columns=context), on=["account_id", "as_of"], how="left"
+    )
+    for column in context.values():
+        if column not in rows:
+            rows[column] = pd.NA
+        rows[column] = rows[column].astype("Float64")
+    rows["tier"] = assign_tiers(rows["probability"], meta["tiers"])
+    rows["rating_probability"] = rows.get("manager_rating_probability", np.nan)
+    return rows
+
+
+def _without_source(snapshots, manifest, model, meta, source, rows, bins) -> dict[str, Any]:
+    """The model refitted without one family of features, on the same test rows."""
+    from training.calibration import fit_calibrator
+    from training.model import BoostedTrees
+
+    features, categorical = feature_lists(manifest)
+    dropped = [f["name"] for f in manifest["features"] if f["source"] == source]
+    if not dropped:
+        return {"dropped": [], "note": f"no `{source}` features in the manifest"}
+    kept = [f for f in features if f not in dropped]
+    frames = split_frames(labeled(snapshots, manifest), Splits.from_dict(meta["splits"]))
+    trees = BoostedTrees(
+        kept, [c for c in categorical if c in kept], meta["params"], random_state=model.random_state
+    ).fit(frames["train"], frames["train"]["churned"])
+    cal = frames["calibration"]
+    calibrator = fit_calibrator(trees, cal, cal["churned"].to_numpy(), meta["calibration_method"])
+    test = rows[["account_id", "as_of", "churned", "mrr", "probability"]].merge(
+        frames["test"], on=["account_id", "as_of"], suffixes=("", "_test")
+    )
+    without = calibrator.predict_proba(test)[:, 1]
+    with_m = score(test["churned"], test["probability"], test["mrr"], bins)
+    without_m = score(test["churned"], without, test["mrr"], bins)
+    return {
+        "dropped": dropped,
+        "with": {k: with_m[k] for k in ("roc_auc", "brier", "log_loss")},
+        "without": {k: without_m[k] for k in ("roc_auc", "brier", "log_loss")},
+        "auc_gain_from_managers": with_m["roc_auc"] - without_m["roc_auc"],
+        "brier_gain_from_managers": without_m["brier"] - with_m["brier"],
+    }
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready rows (dates as text, missing as null)."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object and len(out) and isinstance(out[column].iloc[0], dt.date):
+            out[column] = out[column].astype(str)
+    return json.loads(out.to_json(orient="records", date_format="iso"))

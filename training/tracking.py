@@ -56,7 +56,14 @@ def use_store(store: Path, experiment: str) -> None:
     import mlflow
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    before = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(tracking_uri(store))
+    # MLflow also exports the URI to the environment; put back the user's own setting (or its
+    # absence), or the next stage run in this process would be sent to this store.
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
     if mlflow.get_experiment_by_name(experiment) is None:
         mlflow.create_experiment(experiment, (store / "artifacts").resolve().as_uri())
     mlflow.set_experiment(experiment)
@@ -93,6 +100,10 @@ def champion_auc(model_name: str, X: pd.DataFrame, y: np.ndarray) -> float | Non
         return None
     spec = champion.metadata.get_input_schema()
     names = spec.input_names() if spec else list(X.columns)
+    if missing := [c for c in names if c not in X.columns]:
+        # The export changed under the champion (a source gone): it cannot score these rows.
+        log.warning("the champion needs features this export lacks %s; not compared", missing)
+        return None
     text = [c.name for c in spec.inputs if c.type == DataType.string] if spec else []
     proba = np.asarray(champion.predict(signature_frame(X, names, text))).reshape(len(X), -1)[:, -1]
     return float(roc_auc_score(y, proba))

@@ -19,10 +19,10 @@ EXPORT = dt.date(2025, 3, 3)
 N_DATES, N_ACCOUNTS = 60, 250
 
 FEATURES = [
-    ("usage_events_28d", "float", "usage"),
-    ("contacts_days_since_last", "float", "contacts"),
-    ("rating_current", "int", "rating"),
-    ("account_segment", "category", "account"),
+    ("usage_events_28d", "float", "usage", "Product events, last 28 days"),
+    ("contacts_days_since_last", "float", "contacts", "Days since the last contact"),
+    ("rating_current", "int", "rating", "Manager's risk rating in force (1 = highest risk)"),
+    ("account_segment", "category", "account", "Service tier"),
 ]
 
 
@@ -71,8 +71,8 @@ def make_manifest(frame: pd.DataFrame) -> dict[str, Any]:
         "label": "churned",
         "extra_columns": ["churn_date", "csm_id", "segment", "mrr"],
         "features": [
-            {"name": n, "dtype": d, "source": s, "window": None, "unit": "", "description": n}
-            for n, d, s in FEATURES
+            {"name": n, "dtype": d, "source": s, "window": None, "unit": "", "description": text}
+            for n, d, s, text in FEATURES
         ],
         "missing_sources": [],
         "export_date": EXPORT.isoformat(),
@@ -138,3 +138,15 @@ def trained(tmp_path_factory: pytest.TempPathFactory, snapshots, manifest) -> di
         "params": params,
         "evaluate": evaluation,
     }
+
+
+@pytest.fixture(scope="session")
+def explained(trained) -> dict[str, Any]:
+    """`explain` run on the trained fixture."""
+    from training.params import ExplainParams
+    from training.stages import explain
+
+    root = trained["root"]
+    params = ExplainParams(plot_rows=500, dependence_plots=2, batch_rows=700)
+    summary = explain(root / "features", root / "train", root / "explain", trained["base"], params)
+    return trained | {"explain": summary}

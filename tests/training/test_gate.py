@@ -31,3 +31,19 @@ def test_second_run_failing_the_gate_becomes_challenger(trained):
     assert str(client.get_model_version_by_alias("churn-risk", "champion").version) == "1"
     challenger = client.get_model_version_by_alias("churn-risk", "challenger")
     assert str(challenger.version) == "2" and challenger.tags["gate"] == "refused"
+
+
+def test_each_store_is_used_in_turn_and_the_environment_is_left_alone(tmp_path, monkeypatch):
+    import mlflow
+
+    from training.tracking import use_store
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    use_store(tmp_path / "a", "e")
+    use_store(tmp_path / "b", "e")
+    assert (tmp_path / "b" / "mlflow.db").exists()
+    assert str(tmp_path / "b") in mlflow.get_tracking_uri()
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'server.db'}")
+    use_store(tmp_path / "c", "e")
+    assert mlflow.get_tracking_uri().endswith("server.db") and not (tmp_path / "c").exists()

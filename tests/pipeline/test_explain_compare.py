@@ -1,0 +1,84 @@
+"""End to end: `explain` and `compare` after `train` and `evaluate`, with and without ratings."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from data.params import BaseParams, ValidateParams
+from data.stages import validate
+from features.params import FeaturesParams
+from features.stages import features
+from training.params import CompareParams, EvaluateParams, ExplainParams, TrainParams
+from training.stages import compare, evaluate, explain, train
+
+QUICK = TrainParams(tuning_minutes=0, n_trials=0, n_estimators=300, min_child_samples=20)
+
+
+def _model_stages(featured: Path, root: Path) -> Path:
+    mlflow_dir = root / "mlflow"
+    base, evaluation = BaseParams(), EvaluateParams()
+    train(featured, root / "train", base, QUICK, evaluation, mlflow_dir=mlflow_dir)
+    evaluate(featured, root / "train", root / "evaluate", base, evaluation, mlflow_dir=mlflow_dir)
+    explain(
+        featured,
+        root / "train",
+        root / "explain",
+        base,
+        ExplainParams(plot_rows=500),
+        mlflow_dir=mlflow_dir,
+    )
+    compare(
+        featured,
+        root / "train",
+        root / "evaluate",
+        root / "explain",
+        root / "compare",
+        base,
+        CompareParams(),
+        evaluation,
+        mlflow_dir=mlflow_dir,
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def compared(featured: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _model_stages(featured, tmp_path_factory.mktemp("compare"))
+
+
+def test_compare_writes_agreement_and_disagreements_with_reasons(compared: Path) -> None:
+    summary = json.loads((compared / "compare" / "summary.json").read_text())
+    assert summary["status"] == "compared"
+    agreement = summary["agreement"]
+    assert -1 <= agreement["kappa_quadratic"] <= 1
+    assert sum(map(sum, agreement["confusion"])) == agreement["rated_rows"] > 0
+    worth = summary["without_manager_features"]
+    assert "rating_current" in worth["dropped"] and 0 < worth["without"]["roc_auc"] < 1
+    dis = pd.read_parquet(compared / "compare" / "disagreements.parquet")
+    assert len(dis) and set(dis["kind"]) <= {"model_sees_risk", "manager_sees_risk"}
+    assert dis["reasons"].map(len).gt(0).mean() > 0.5
+    assert (dis["revenue_at_risk"].diff().dropna() <= 1e-9).all()
+    managers = pd.read_parquet(compared / "compare" / "per_manager.parquet")
+    preds = pd.read_parquet(compared / "evaluate" / "predictions.parquet")
+    assert set(managers["csm_id"]) == set(preds["csm_id"].fillna("unassigned"))
+    assert managers["accounts"].sum() >= preds["account_id"].nunique()
+    assert (compared / "compare" / "plots" / "tier_vs_rating.png").exists()
+
+
+def test_an_export_without_ratings_has_nothing_to_compare(
+    small_world: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    root = tmp_path_factory.mktemp("no-ratings")
+    raw = root / "raw"
+    shutil.copytree(small_world / "raw", raw)
+    (raw / "manager_ratings.csv").unlink()
+    validate(raw, root / "validate", BaseParams(), ValidateParams())
+    features(root / "validate", root / "features", BaseParams(), FeaturesParams())
+    _model_stages(root / "features", root)
+    summary = json.loads((root / "compare" / "summary.json").read_text())
+    assert summary["status"].startswith("nothing to compare")
+    assert pd.read_parquet(root / "compare" / "disagreements.parquet").empty
+    assert pd.read_parquet(root / "explain" / "reasons.parquet")["reasons_up"].map(len).sum() > 0
