@@ -1,3 +1,5 @@
+import os
+
 from mlflow import MlflowClient
 
 from training.stages import train
