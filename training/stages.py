@@ -370,7 +370,7 @@ def compare(
     mlflow_dir: Path | None = None,
 ) -> dict[str, Any]:
     """The model beside the managers' ratings on the test weeks; all figures to summary.json."""
-    from training import compare as cmp
+    import training.compare as cmp
     from training.baselines import combined_baseline
 
     snapshots, manifest, _ = read_features(features_dir)
