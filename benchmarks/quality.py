@@ -6,6 +6,13 @@
 For each seed: `churn generate`, `validate`, `features`, `train`, `evaluate` in a work folder,
 then the test predictions are joined with `truth/risk.parquet` (account_id, as_of) and scored.
 Pass `--reuse` to keep outputs that already exist in the work folder.
+
+Two reference rows are not models the pipeline could build, since they are fitted to the true
+probability itself: `ceiling_features` (a LightGBM regressor on the same features, fitted on
+the true probability of the training weeks) bounds what these features can tell, and
+`ceiling_hidden` adds the world's hidden state (health, shocks, weeks without a conversation),
+which no export shows. A gap between the model and the first is the model's; a gap between
+the two is information the export does not hold.
 """
 
 from __future__ import annotations
@@ -79,21 +86,57 @@ def pipeline(work: Path, accounts: int, seed: int, params: Path, reuse: bool) ->
     return seconds
 
 
+def ceilings(work: Path, truth: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
+    """Regressors fitted to the true probability: the features alone, and with hidden state."""
+    import lightgbm as lgb
+
+    manifest = json.loads((work / "features" / "manifest.json").read_text())
+    model = json.loads((work / "train" / "model" / "model.json").read_text())
+    features = [f["name"] for f in manifest["features"]]
+    snaps = pd.read_parquet(work / "features" / "snapshots.parquet")
+    snaps["as_of"] = pd.to_datetime(snaps["as_of"])
+    rows = snaps.merge(truth, on=["account_id", "as_of"], how="inner")
+    for f in manifest["features"]:
+        if f["dtype"] == "category":
+            rows[f["name"]] = rows[f["name"]].astype("category")
+    train_end = pd.Timestamp(model["splits"]["train_end"])
+    train = rows[rows["as_of"] <= train_end]
+    keys = test[["account_id", "as_of"]]
+    scored = keys.merge(rows, on=["account_id", "as_of"], how="left")
+    hidden = [c for c in truth.columns if c.startswith("hidden_")]
+    out = pd.DataFrame(index=test.index)
+    for name, columns in {
+        "ceiling_features": features,
+        "ceiling_hidden": features + hidden,
+    }.items():
+        if name == "ceiling_hidden" and not hidden:
+            continue
+        fitted = lgb.LGBMRegressor(
+            n_estimators=800, learning_rate=0.03, num_leaves=31, min_child_samples=50, verbose=-1
+        ).fit(train[columns], train["p_churn"])
+        out[f"{name}_probability"] = np.clip(fitted.predict(scored[columns]), 1e-6, 1 - 1e-6)
+    return out
+
+
 def compare(work: Path) -> pd.DataFrame:
     preds = pd.read_parquet(work / "evaluate" / "predictions.parquet")
-    truth = pd.read_parquet(
-        work / "truth" / "risk.parquet", columns=["account_id", "as_of", "p_churn"]
-    )
+    truth = pd.read_parquet(work / "truth" / "risk.parquet").drop(columns="life")
     for frame in (preds, truth):
         frame["as_of"] = pd.to_datetime(frame["as_of"])
-    joined = preds.merge(truth, on=["account_id", "as_of"], how="left", validate="one_to_one")
+    joined = preds.merge(
+        truth[["account_id", "as_of", "p_churn"]],
+        on=["account_id", "as_of"],
+        how="left",
+        validate="one_to_one",
+    )
     missing = int(joined["p_churn"].isna().sum())
     if missing:
         print(f"  warning: {missing} test rows have no true probability; dropped")
-        joined = joined[joined["p_churn"].notna()]
+        joined = joined[joined["p_churn"].notna()].reset_index(drop=True)
+    joined = pd.concat([joined, ceilings(work, truth, joined)], axis=1)
     columns = (
         {"model": "probability"}
-        | {c.removesuffix("_probability"): c for c in preds.columns if c.endswith("_probability")}
+        | {c.removesuffix("_probability"): c for c in joined.columns if c.endswith("_probability")}
         | {"truth": "p_churn"}
     )
     rows = []

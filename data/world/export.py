@@ -19,6 +19,7 @@ from data.io import write_json
 from data.world.cells import weekly_cells
 from data.world.config import Dynamics, WorldConfig
 from data.world.crm import contacts_and_ratings, tickets_table
+from data.world.dynamics import Health
 from data.world.population import draw_managers, draw_population
 from data.world.simulation import World, simulate
 from data.world.tables import accounts_table, churns_table, subscriptions_table, to_dates
@@ -99,6 +100,12 @@ def _truth(
             "as_of": pa.array(to_dates(risk["as_of"].to_numpy()), pa.date32()),
             "life": pa.array(risk["life"].to_numpy(), pa.int32()),
             "p_churn": pa.array(risk["p_churn"].to_numpy(), pa.float64()),
+            # The hidden state the truth was simulated from (what no export shows), so a
+            # benchmark can tell missing information from a weak model.
+            **{
+                f"hidden_{name}": pa.array(world.snapshots[name].to_numpy(), pa.float64())
+                for name in Health.__dataclass_fields__
+            },
         }
     )
     label = realised_churn(world, cfg.horizon_days)

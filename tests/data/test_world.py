@@ -305,7 +305,8 @@ def test_truth_churns_are_what_the_contract_reads_from_subscriptions(world: Path
 def test_truth_covers_active_lives_on_mondays_only(world: Path) -> None:
     risk = pd.read_parquet(world / "truth" / "risk.parquet")
     churns = pd.read_parquet(world / "truth" / "churns.parquet")
-    assert list(risk.columns) == ["account_id", "as_of", "life", "p_churn"]
+    hidden = ["hidden_h", "hidden_champion", "hidden_budget", "hidden_friction", "hidden_quiet"]
+    assert list(risk.columns) == ["account_id", "as_of", "life", "p_churn", *hidden]
     assert list(churns.columns) == ["account_id", "life", "churn_date", "cause"]
     assert (pd.to_datetime(risk["as_of"]).dt.day_of_week == 0).all()
     assert risk["p_churn"].between(0, 1).all()
