@@ -7,7 +7,7 @@ DEMO_ACCOUNTS ?= 2000
 DEMO_SEED ?= 42
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format serve
+.PHONY: help install demo test lint format serve report-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,3 +35,9 @@ lint: install ## ruff check, ruff format --check, mypy, import contracts
 format: install ## Format and fix what ruff can
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
+
+report-check: ## Screenshot the newest weekly report in headless Chromium (apt-get install chromium)
+	@f=$$(ls -1 outputs/report/*.html 2>/dev/null | sort | tail -1); \
+	if [ -z "$$f" ]; then echo "no report yet: run make demo first"; exit 1; fi; \
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,3200 \
+	  --screenshot="$${f%.html}.png" "file://$$PWD/$$f" 2>/dev/null && echo "screenshot: $${f%.html}.png"

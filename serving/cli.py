@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import typer
 
 import data.cli
 import features.cli
 import training.cli
+from data.console import PARAMS_OPTION, setup_logging, user_errors
+from data.params import BaseParams, load_section, read_params
 
 app = typer.Typer(
     help="Churn-risk pipeline: validate -> features -> train -> evaluate -> explain -> "
@@ -19,6 +24,75 @@ app = typer.Typer(
 data.cli.register(app)
 features.cli.register(app)
 training.cli.register(app)
+
+AS_OF_OPTION = typer.Option(
+    None,
+    "--as-of",
+    help="Snapshot date (a Monday, YYYY-MM-DD); default: the latest.",
+    formats=["%Y-%m-%d"],
+)
+
+
+@app.command("score")
+def score(
+    features: Path = typer.Option(
+        Path("outputs/features"), "--features", help="Output folder of `churn features`."
+    ),
+    model: Path = typer.Option(
+        Path("outputs/train"), "--train", help="Output folder of `churn train`."
+    ),
+    out: Path = typer.Option(Path("outputs/score"), "--out", help="Output folder."),
+    as_of: dt.datetime | None = AS_OF_OPTION,
+    params: Path = PARAMS_OPTION,
+) -> None:
+    """Score every account active on a date with the champion: probability, tier, reasons."""
+    from serving.params import ScoreParams
+    from serving.stages import score as run
+
+    setup_logging()
+    with user_errors():
+        raw = read_params(params)
+        run(
+            features,
+            model,
+            out,
+            load_section(raw, "base", BaseParams, str(params)),
+            load_section(raw, "score", ScoreParams, str(params)),
+            as_of.date() if as_of else None,
+        )
+
+
+@app.command("report")
+def report(
+    scores: Path = typer.Option(
+        Path("outputs/score"), "--scores", help="Output folder of `churn score`."
+    ),
+    evaluation: Path = typer.Option(
+        Path("outputs/evaluate"), "--evaluate", help="Output folder of `churn evaluate`."
+    ),
+    comparison: Path = typer.Option(
+        Path("outputs/compare"), "--compare", help="Output folder of `churn compare`."
+    ),
+    out: Path = typer.Option(Path("outputs/report"), "--out", help="Output folder."),
+    as_of: dt.datetime | None = AS_OF_OPTION,
+    params: Path = PARAMS_OPTION,
+) -> None:
+    """The weekly review as one self-contained HTML page: outputs/report/<DATE>.html."""
+    from serving.params import ReportParams
+    from serving.stages import report as run
+
+    setup_logging()
+    with user_errors():
+        raw = read_params(params)
+        run(
+            scores,
+            evaluation,
+            comparison,
+            out,
+            load_section(raw, "base", BaseParams, str(params)),
+            load_section(raw, "report", ReportParams, str(params)),
+            as_of.date() if as_of else None,
+        )
 
 
 if __name__ == "__main__":

@@ -148,6 +148,8 @@ def train(
         joblib.dump(model, tmp / "model" / "model.joblib")
         meta |= _track(model, tmp, frames, tuned, gate, metrics, meta, params, base)
         write_json(meta, tmp / "model" / "model.json")
+        # The scorer and the API fetch a champion's files from its run (ARTIFACT_PATH).
+        _log_to_run(meta, mlflow_dir, tmp / "model", "churn")
         write_json(metrics, tmp / "metrics.json")
         write_parquet(cal, tmp / "calibration_predictions.parquet")
     log.info("gate: %s (%s)", "promoted" if gate.promote else "challenger", gate.reason)
@@ -208,6 +210,7 @@ def evaluate(
     mlflow_dir: Path | None = None,
 ) -> dict[str, Any]:
     """The model beside the baselines on the test weeks: metrics, predictions, plots."""
+    from training.backtest import backtest, backtest_figure, backtest_summary
     from training.baselines import fit_baselines, predict_baselines
     from training.plots import curves, figures
 
@@ -243,6 +246,8 @@ def evaluate(
         "start": meta["splits"]["test_start"],
         "end": meta["splits"]["test_end"],
     }
+    replay = backtest(preds.assign(churn_date=test["churn_date"].to_numpy()))
+    metrics["backtest"] = backtest_summary(replay)
     data = curves(preds, columns, params.ece_bins)
     with atomic_dir(Path(out_dir)) as tmp:
         (tmp / "plots").mkdir()
@@ -250,7 +255,8 @@ def evaluate(
         write_parquet(preds, tmp / "predictions.parquet")
         for name, frame in dvc_plot_frames(data).items():
             frame.to_csv(tmp / "plots" / f"{name}.csv", index=False)
-        _save_figures(figures(data), tmp / "plots")
+        replay.to_csv(tmp / "backtest.csv", index=False)
+        _save_figures(figures(data) | {"backtest": backtest_figure(replay)}, tmp / "plots")
         _track_evaluation(
             meta, metrics, tmp / "plots", mlflow_dir or Path(out_dir).parent / "mlflow"
         )
@@ -276,6 +282,8 @@ def _track_evaluation(meta: dict, metrics: dict, plots: Path, mlflow_dir: Path) 
     with mlflow.start_run(run_id=meta["mlflow_run_id"]):
         mlflow.log_metrics(tracking.flat_metrics(metrics, "evaluate."))
         mlflow.log_artifacts(str(plots), "evaluate")
+        if (plots.parent / "backtest.csv").exists():
+            mlflow.log_artifact(str(plots.parent / "backtest.csv"), "evaluate")
 
 
 def explain(

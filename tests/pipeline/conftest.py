@@ -29,3 +29,36 @@ def featured(validated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("features") / "features"
     features(validated, out, BaseParams(), FeaturesParams())
     return out
+
+
+def model_stages(featured: Path, root: Path) -> Path:
+    """train, evaluate, explain and compare on `featured`, everything under `root`."""
+    from training.params import CompareParams, EvaluateParams, ExplainParams, TrainParams
+    from training.stages import compare, evaluate, explain, train
+
+    quick = TrainParams(tuning_minutes=0, n_trials=0, n_estimators=300, min_child_samples=20)
+    mlflow_dir = root / "mlflow"
+    base, evaluation = BaseParams(), EvaluateParams()
+    train(featured, root / "train", base, quick, evaluation, mlflow_dir=mlflow_dir)
+    evaluate(featured, root / "train", root / "evaluate", base, evaluation, mlflow_dir=mlflow_dir)
+    explain(
+        featured, root / "train", root / "explain", base, ExplainParams(plot_rows=500), mlflow_dir
+    )
+    compare(
+        featured,
+        root / "train",
+        root / "evaluate",
+        root / "explain",
+        root / "compare",
+        base,
+        CompareParams(),
+        evaluation,
+        mlflow_dir=mlflow_dir,
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def modeled(featured: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The model stages on the small world (one run per test worker)."""
+    return model_stages(featured, tmp_path_factory.mktemp("modeled"))

@@ -11,45 +11,12 @@ from data.params import BaseParams, ValidateParams
 from data.stages import validate
 from features.params import FeaturesParams
 from features.stages import features
-from training.params import CompareParams, EvaluateParams, ExplainParams, TrainParams
-from training.stages import compare, evaluate, explain, train
 
-QUICK = TrainParams(tuning_minutes=0, n_trials=0, n_estimators=300, min_child_samples=20)
+from .conftest import model_stages
 
 
-def _model_stages(featured: Path, root: Path) -> Path:
-    mlflow_dir = root / "mlflow"
-    base, evaluation = BaseParams(), EvaluateParams()
-    train(featured, root / "train", base, QUICK, evaluation, mlflow_dir=mlflow_dir)
-    evaluate(featured, root / "train", root / "evaluate", base, evaluation, mlflow_dir=mlflow_dir)
-    explain(
-        featured,
-        root / "train",
-        root / "explain",
-        base,
-        ExplainParams(plot_rows=500),
-        mlflow_dir=mlflow_dir,
-    )
-    compare(
-        featured,
-        root / "train",
-        root / "evaluate",
-        root / "explain",
-        root / "compare",
-        base,
-        CompareParams(),
-        evaluation,
-        mlflow_dir=mlflow_dir,
-    )
-    return root
-
-
-@pytest.fixture(scope="module")
-def compared(featured: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _model_stages(featured, tmp_path_factory.mktemp("compare"))
-
-
-def test_compare_writes_agreement_and_disagreements_with_reasons(compared: Path) -> None:
+def test_compare_writes_agreement_and_disagreements_with_reasons(modeled: Path) -> None:
+    compared = modeled
     summary = json.loads((compared / "compare" / "summary.json").read_text())
     assert summary["status"] == "compared"
     agreement = summary["agreement"]
@@ -77,7 +44,7 @@ def test_an_export_without_ratings_has_nothing_to_compare(
     (raw / "manager_ratings.csv").unlink()
     validate(raw, root / "validate", BaseParams(), ValidateParams())
     features(root / "validate", root / "features", BaseParams(), FeaturesParams())
-    _model_stages(root / "features", root)
+    model_stages(root / "features", root)
     summary = json.loads((root / "compare" / "summary.json").read_text())
     assert summary["status"].startswith("nothing to compare")
     assert pd.read_parquet(root / "compare" / "disagreements.parquet").empty

@@ -1,0 +1,60 @@
+"""The model that scores: the registry's champion, as every consumer loads it."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from training.model import ChurnModel
+from training.stages import load_model
+
+log = logging.getLogger(__name__)
+
+ARTIFACT_PATH = "churn"  # where `train` puts model.joblib and model.json inside its run
+
+
+def load_scoring_model(
+    train_dir: Path, mlflow_dir: Path, model_name: str, source: str = "champion"
+) -> tuple[ChurnModel, dict[str, Any]]:
+    """The champion of `model_name` (or `train_dir`'s model when `source` is "train").
+
+    The local `train_dir` model is used when it is the champion; otherwise the champion's
+    files are fetched from its MLflow run. Without any champion the local model is used,
+    with a warning, so a first run still scores.
+    """
+    local = Path(train_dir) / "model"
+    if source == "train":
+        return load_model(local)
+    version = _champion_version(mlflow_dir, model_name)
+    if version is None:
+        log.warning("no champion of %s registered; scoring with %s", model_name, local)
+        model, meta = load_model(local)
+        promoted = meta.get("gate", {}).get("promoted")
+        return model, meta | {"alias": "champion" if promoted else "challenger"}
+    if (local / "model.json").exists():
+        model, meta = load_model(local)
+        if meta.get("mlflow_run_id") == version.run_id:
+            return model, meta | {"alias": "champion"}
+    import mlflow
+
+    folder = mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path=ARTIFACT_PATH)
+    log.info("champion %s version %s from run %s", model_name, version.version, version.run_id)
+    model, meta = load_model(Path(folder))
+    return model, meta | {"alias": "champion"}
+
+
+def _champion_version(mlflow_dir: Path, model_name: str) -> Any:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from training import tracking
+
+    if not (Path(mlflow_dir) / "mlflow.db").exists() and not os.environ.get("MLFLOW_TRACKING_URI"):
+        return None
+    tracking.use_store(Path(mlflow_dir), "churn-risk")
+    try:
+        return MlflowClient().get_model_version_by_alias(model_name, tracking.CHAMPION)
+    except MlflowException:
+        return None

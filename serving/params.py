@@ -1,0 +1,30 @@
+"""Typed `score:` and `report:` sections of params.yaml."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from data.params import Section
+
+
+class ScoreParams(Section):
+    """Which model scores the week, and how much each account's line says."""
+
+    model: Literal["champion", "train"] = "champion"  # registry champion, or outputs/train
+    reasons_up: int = Field(3, ge=0)
+    reasons_down: int = Field(2, ge=0)
+    movers: int = Field(2, ge=0)  # drivers whose contribution moved most since last week
+    min_contribution: float = Field(0.005, ge=0)  # probability points; smaller drivers unsaid
+    batch_rows: int = Field(50_000, ge=100)
+    keep_weeks: int = Field(0, ge=0)  # scored weeks kept on disk (0: all)
+
+
+class ReportParams(Section):
+    """How long each list of the weekly report is."""
+
+    call_list: int = Field(25, ge=1)
+    movers: int = Field(10, ge=1)
+    disagreements: int = Field(15, ge=1)
+    manager_accounts: int = Field(10, ge=1)

@@ -1,0 +1,158 @@
+"""One week's scores: probability, tier, reasons, and what moved since the week before.
+
+Frames in, a frame out. The previous week is re-scored with the same model, so a change in
+probability always comes from the account's data, never from a retrained model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from training.explain import Explanation, explain_batches, reason_frame
+from training.model import ChurnModel
+from training.reasons import sentence
+from training.tiers import assign_tiers
+
+# snapshot column -> score column, copied as they are (missing columns stay empty)
+CONTEXT = {
+    "rating_current": "manager_rating",
+    "rating_age_days": "rating_age_days",
+    "rating_communication_level": "communication_level",
+    "contacts_days_since_last": "days_since_contact",
+    "segment": "segment",
+    "csm_id": "csm_id",
+    "mrr": "mrr",
+}
+COLUMNS = [
+    "rank",
+    "account_id",
+    "as_of",
+    "probability",
+    "tier",
+    "revenue_at_risk",
+    "manager_rating",
+    "rating_age_days",
+    "communication_level",
+    "days_since_contact",
+    "segment",
+    "csm_id",
+    "mrr",
+    "previous_probability",
+    "probability_change",
+    "reasons_up",
+    "reasons_down",
+    "movers",
+]
+LIST_COLUMNS = ("reasons_up", "reasons_down", "movers")
+
+
+def score_week(
+    model: ChurnModel,
+    meta: dict[str, Any],
+    manifest: dict[str, Any],
+    week: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    *,
+    reasons_up: int = 3,
+    reasons_down: int = 2,
+    movers: int = 2,
+    min_contribution: float = 0.005,
+    batch_rows: int = 50_000,
+    progress: Any = None,
+) -> pd.DataFrame:
+    """Scores of every row of `week` (one snapshot date), ranked by revenue at risk."""
+    week = week.reset_index(drop=True)
+    now = explain_batches(model, week, batch_rows, progress)
+    reasons = reason_frame(now, week, manifest, reasons_up, reasons_down, min_contribution)
+    out = week[["account_id", "as_of"]].copy()
+    out["probability"] = now.probability
+    out["tier"] = assign_tiers(now.probability, meta["tiers"])
+    for source, target in CONTEXT.items():
+        out[target] = week.get(source, pd.NA)
+    out["mrr"] = out["mrr"].astype(float)
+    out["revenue_at_risk"] = out["mrr"].fillna(0.0) * out["probability"]
+    out["reasons_up"] = reasons["reasons_up"]
+    out["reasons_down"] = reasons["reasons_down"]
+    out["previous_probability"] = np.nan
+    out["movers"] = [[] for _ in range(len(out))]
+    if previous is not None and len(previous):
+        _add_changes(out, now, week, model, manifest, previous, movers, batch_rows)
+    out["probability_change"] = out["probability"] - out["previous_probability"]
+    out = out.sort_values(
+        ["revenue_at_risk", "probability", "account_id"], ascending=[False, False, True]
+    )
+    out["rank"] = np.arange(1, len(out) + 1)
+    return out[COLUMNS].reset_index(drop=True)
+
+
+def _add_changes(
+    out: pd.DataFrame,
+    now: Explanation,
+    week: pd.DataFrame,
+    model: ChurnModel,
+    manifest: dict[str, Any],
+    previous: pd.DataFrame,
+    n: int,
+    batch_rows: int,
+) -> None:
+    """Previous probability, and the drivers whose contribution moved most, in place."""
+    keys = ["account_id", "life"] if "life" in week and "life" in previous else ["account_id"]
+    previous = previous.drop_duplicates(keys).reset_index(drop=True)
+    where = week[keys].merge(previous[keys].assign(_row=np.arange(len(previous))), how="left")
+    found = where["_row"].notna().to_numpy()
+    if not found.any():
+        return
+    rows = where.loc[found, "_row"].astype(int).to_numpy()
+    before = explain_batches(model, previous.iloc[rows], batch_rows)
+    out.loc[found, "previous_probability"] = before.probability
+    moved = now.contributions[found] - before.contributions
+    entries = {f["name"]: f for f in manifest["features"]}
+    records: list[dict[str, Any]] = week.loc[found].to_dict("records")  # type: ignore[assignment]
+    order = np.argsort(-np.abs(moved), axis=1, kind="stable")[:, :n]
+    texts = []
+    for i, js in enumerate(order):
+        said = []
+        for j in js:
+            if abs(moved[i, j]) < 0.005:
+                continue
+            name = now.features[j]
+            said.append(f"{sentence(entries[name], records[i])} ({moved[i, j] * 100:+.1f} pts)")
+        texts.append(said)
+    out.loc[found, "movers"] = pd.Series(texts, index=out.index[found], dtype=object)
+
+
+def csv_frame(scores: pd.DataFrame) -> pd.DataFrame:
+    """The scores as a CRM imports them: one line per account, lists joined by ' | '."""
+    out = scores.copy()
+    for column in LIST_COLUMNS:
+        out[column] = out[column].map(lambda items: " | ".join(items))
+    return out
+
+
+def week_summary(scores: pd.DataFrame, previous: pd.DataFrame | None) -> dict[str, Any]:
+    """Headline figures of a scored week (and the change against the previous week)."""
+    expected = float(scores["revenue_at_risk"].sum())
+    summary: dict[str, Any] = {
+        "accounts": len(scores),
+        "mrr": float(scores["mrr"].fillna(0).sum()),
+        "expected_churned_mrr_90d": expected,
+        "expected_churned_accounts_90d": float(scores["probability"].sum()),
+        "accounts_by_tier": {str(t): int((scores["tier"] == t).sum()) for t in (1, 2, 3, 4)},
+        "by_segment": {
+            str(seg): {
+                "accounts": len(part),
+                "mrr": float(part["mrr"].fillna(0).sum()),
+                "expected_churned_mrr_90d": float(part["revenue_at_risk"].sum()),
+                "mean_probability": float(part["probability"].mean()),
+            }
+            for seg, part in scores.groupby(scores["segment"].fillna("unknown"), sort=True)
+        },
+    }
+    if previous is not None:
+        prev = float((previous["mrr"].fillna(0) * previous["probability"]).sum())
+        summary["previous_expected_churned_mrr_90d"] = prev
+        summary["expected_churned_mrr_change"] = expected - prev
+    return summary

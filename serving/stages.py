@@ -1,0 +1,219 @@
+"""The `score` and `report` DVC stages: the weekly list, and the page the meeting reads.
+
+Scored weeks live in `outputs/score/runs/<DATE>.<stamp>/`; `outputs/score/<DATE>` and
+`outputs/score/latest` are symbolic links, each replaced in one atomic rename once a run is
+complete. A run killed at any moment leaves every earlier week, and the week's previous run,
+exactly as they were; the final names never point at a half-written folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from data.errors import ContractError
+from data.io import write_json, write_parquet
+from data.params import BaseParams
+from serving.params import ReportParams, ScoreParams
+
+log = logging.getLogger(__name__)
+
+LATEST = "latest"
+RUNS = "runs"
+
+
+def score(
+    features_dir: Path,
+    train_dir: Path,
+    out_dir: Path,
+    base: BaseParams,
+    params: ScoreParams,
+    as_of: dt.date | None = None,
+    mlflow_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Score every account active on `as_of` (default: the latest snapshot) with the champion."""
+    from data.console import progress
+    from serving.models import load_scoring_model
+    from serving.scoring import csv_frame, score_week, week_summary
+    from training.stages import read_features
+
+    snapshots, manifest, _ = read_features(features_dir)
+    dates = sorted(snapshots["as_of"].unique())
+    if not dates:
+        raise ContractError(str(features_dir), "as_of", "no snapshot to score")
+    day = as_of or dates[-1]
+    if day not in set(dates):
+        raise ContractError(
+            str(Path(features_dir) / "snapshots.parquet"),
+            "as_of",
+            f"--as-of {day} is not a snapshot date (weekly, {dates[0]} .. {dates[-1]})",
+        )
+    out_dir = Path(out_dir)
+    mlflow_dir = Path(mlflow_dir or out_dir.parent / "mlflow")
+    name = _model_name(train_dir)
+    model, meta = load_scoring_model(train_dir, mlflow_dir, name, params.model)
+    week = snapshots[snapshots["as_of"] == day]
+    earlier = [d for d in dates if d < day]
+    previous = snapshots[snapshots["as_of"] == earlier[-1]] if earlier else None
+    scores = score_week(
+        model,
+        meta,
+        manifest,
+        week,
+        previous,
+        reasons_up=params.reasons_up,
+        reasons_down=params.reasons_down,
+        movers=params.movers,
+        min_contribution=params.min_contribution,
+        batch_rows=params.batch_rows,
+        progress=lambda it: progress(it, desc=f"score {day}", unit="batch"),
+    )
+    prev_scores = None
+    if previous is not None:
+        prev_scores = previous[["account_id", "mrr"]].assign(
+            probability=model.predict_proba(previous)[:, 1]
+        )
+    summary = week_summary(scores, prev_scores) | {
+        "as_of": str(day),
+        "previous_as_of": str(earlier[-1]) if earlier else None,
+        "model": {
+            "name": meta.get("model_name"),
+            "version": meta.get("model_version"),
+            "alias": meta.get("alias", "local"),
+            "trained_at": meta.get("trained_at"),
+            "mlflow_run_id": meta.get("mlflow_run_id"),
+        },
+        "scored_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    with _week_folder(out_dir, day) as tmp:
+        write_parquet(scores, tmp / "scores.parquet")
+        csv_frame(scores).to_csv(tmp / "scores.csv", index=False)
+        write_json(summary, tmp / "summary.json")
+    _prune(out_dir, params.keep_weeks)
+    log.info(
+        "scored %d accounts on %s: expected churned MRR %.0f; tiers %s",
+        len(scores),
+        day,
+        summary["expected_churned_mrr_90d"],
+        summary["accounts_by_tier"],
+    )
+    return summary
+
+
+def _model_name(train_dir: Path) -> str:
+    from data.io import read_json
+
+    path = Path(train_dir) / "model" / "model.json"
+    return read_json(path).get("model_name", "churn-risk") if path.exists() else "churn-risk"
+
+
+class _week_folder:  # noqa: N801 - used as a context manager, like atomic_dir
+    """A fresh run folder for `day`; on success `<day>` and `latest` are pointed at it."""
+
+    def __init__(self, out_dir: Path, day: dt.date) -> None:
+        self.out_dir, self.day = Path(out_dir), day
+
+    def __enter__(self) -> Path:
+        runs = self.out_dir / RUNS
+        runs.mkdir(parents=True, exist_ok=True)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.day}.{stamp}.", dir=runs))
+        self.final = runs / f"{self.day}.{stamp}"
+        return self.tmp
+
+    def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
+        if kind is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        self.tmp.rename(self.final)
+        link = self.out_dir / str(self.day)
+        old = link.resolve() if link.is_symlink() else None
+        _point(link, Path(RUNS) / self.final.name)
+        newest = max(
+            (p.name for p in self.out_dir.iterdir() if p.is_symlink() and p.name != LATEST),
+            default=str(self.day),
+        )
+        _point(self.out_dir / LATEST, Path(newest))
+        if old is not None and old != self.final.resolve():
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _point(link: Path, target: Path) -> None:
+    """Make `link` a symbolic link to `target` in one atomic rename."""
+    tmp = link.parent / f".{link.name}.link-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(target)
+    tmp.replace(link)
+
+
+def _prune(out_dir: Path, keep: int) -> None:
+    """Drop all but the newest `keep` scored weeks (0 keeps all) and any orphaned run."""
+    weeks = sorted(p for p in out_dir.iterdir() if p.is_symlink() and p.name != LATEST)
+    for link in weeks[:-keep] if keep else []:
+        target = link.resolve()
+        link.unlink()
+        shutil.rmtree(target, ignore_errors=True)
+    live = {p.resolve() for p in out_dir.iterdir() if p.is_symlink()}
+    for run in (out_dir / RUNS).iterdir():
+        if run.resolve() not in live and not run.name.startswith("."):
+            shutil.rmtree(run, ignore_errors=True)
+
+
+def read_scores(score_dir: Path, as_of: dt.date | None = None) -> tuple[pd.DataFrame, dict]:
+    """A scored week (default: `latest`) and its summary."""
+    from data.io import read_json
+
+    folder = Path(score_dir) / (str(as_of) if as_of else LATEST)
+    if not (folder / "scores.parquet").exists():
+        raise ContractError(str(folder), None, "no scored week here: run `churn score` first")
+    return pd.read_parquet(folder / "scores.parquet"), read_json(folder / "summary.json")
+
+
+def report(
+    score_dir: Path,
+    evaluate_dir: Path,
+    compare_dir: Path,
+    out_dir: Path,
+    base: BaseParams,
+    params: ReportParams,
+    as_of: dt.date | None = None,
+) -> Path:
+    """One self-contained HTML page for a scored week: `out_dir/<DATE>.html`."""
+    from data.io import read_json
+    from serving.report import render
+
+    scores, summary = read_scores(score_dir, as_of)
+    evaluation = Path(evaluate_dir)
+    comparison = Path(compare_dir)
+
+    def optional_json(path: Path) -> dict | None:
+        return read_json(path) if path.exists() else None
+
+    def optional_table(path: Path) -> pd.DataFrame | None:
+        if not path.exists():
+            return None
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+    html = render(
+        scores,
+        summary,
+        params,
+        evaluation=optional_json(evaluation / "metrics.json"),
+        reliability=optional_table(evaluation / "plots" / "reliability_all.csv"),
+        backtest=optional_table(evaluation / "backtest.csv"),
+        comparison=optional_json(comparison / "summary.json"),
+    )
+    path = Path(out_dir) / f"{summary['as_of']}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(path)
+    log.info("report written to %s (%.0f kB)", path, path.stat().st_size / 1024)
+    return path

@@ -1,0 +1,153 @@
+"""End to end: `score` and `report` on the small world, a replayed week, and a killed run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.params import BaseParams
+from serving.params import ReportParams, ScoreParams
+from serving.scoring import COLUMNS
+from serving.stages import report, score
+
+TRAIN = ScoreParams(model="train")
+
+
+def _weeks(featured: Path) -> list[dt.date]:
+    dates = pd.read_parquet(featured / "snapshots.parquet", columns=["as_of"])["as_of"]
+    return sorted(pd.to_datetime(dates).dt.date.unique())
+
+
+@pytest.fixture(scope="module")
+def scored(featured: Path, modeled: Path) -> Path:
+    out = modeled / "score"
+    weeks = _weeks(featured)
+    for day in (weeks[-2], weeks[-1]):
+        score(
+            featured, modeled / "train", out, BaseParams(), ScoreParams(), day, modeled / "mlflow"
+        )
+    return out
+
+
+def test_latest_points_at_the_newest_week_and_every_account_is_scored(featured, scored):
+    weeks = _weeks(featured)
+    assert (scored / "latest").resolve() == (scored / str(weeks[-1])).resolve()
+    scores = pd.read_parquet(scored / "latest" / "scores.parquet")
+    snaps = pd.read_parquet(featured / "snapshots.parquet")
+    active = snaps[pd.to_datetime(snaps["as_of"]).dt.date == weeks[-1]]
+    assert sorted(scores["account_id"]) == sorted(active["account_id"])
+    assert list(scores.columns) == COLUMNS
+    assert scores["rank"].tolist() == list(range(1, len(scores) + 1))
+    assert scores["revenue_at_risk"].is_monotonic_decreasing
+    assert scores["tier"].isin([1, 2, 3, 4]).all()
+    assert scores["previous_probability"].notna().mean() > 0.9
+    assert scores["reasons_up"].map(len).gt(0).mean() > 0.5
+    summary = json.loads((scored / "latest" / "summary.json").read_text())
+    assert summary["accounts"] == len(scores)
+    assert summary["expected_churned_mrr_90d"] == pytest.approx(scores["revenue_at_risk"].sum())
+    meta = json.loads((scored.parent / "train" / "model" / "model.json").read_text())
+    assert summary["model"]["alias"] == ("champion" if meta["gate"]["promoted"] else "challenger")
+
+
+def test_the_csv_opens_in_pandas_with_the_documented_columns(scored):
+    frame = pd.read_csv(scored / "latest" / "scores.csv")
+    assert list(frame.columns) == COLUMNS
+    parquet = pd.read_parquet(scored / "latest" / "scores.parquet")
+    assert frame["account_id"].tolist() == parquet["account_id"].tolist()
+    joined = parquet["reasons_up"].map(" | ".join).replace("", np.nan)
+    assert frame["reasons_up"].fillna("").tolist() == joined.fillna("").tolist()
+
+
+def test_a_replayed_week_equals_the_evaluation_predictions(featured, modeled):
+    preds = pd.read_parquet(modeled / "evaluate" / "predictions.parquet")
+    day = sorted(pd.to_datetime(preds["as_of"]).dt.date.unique())[3]
+    score(featured, modeled / "train", modeled / "replay", BaseParams(), TRAIN, day)
+    replay = pd.read_parquet(modeled / "replay" / str(day) / "scores.parquet")
+    week = preds[pd.to_datetime(preds["as_of"]).dt.date == day]
+    both = week.merge(replay, on="account_id", suffixes=("_eval", "_score"))
+    assert len(both) == len(week) == len(replay)
+    np.testing.assert_allclose(both["probability_score"], both["probability_eval"], rtol=1e-12)
+    assert (both["tier_score"] == both["tier_eval"]).all()
+
+
+def test_a_date_that_is_not_a_snapshot_is_refused(featured, modeled):
+    from data.errors import ContractError
+
+    tuesday = _weeks(featured)[-1] + dt.timedelta(days=1)
+    with pytest.raises(ContractError, match="not a snapshot date"):
+        score(featured, modeled / "train", modeled / "bad", BaseParams(), TRAIN, tuesday)
+
+
+def test_a_killed_run_leaves_every_complete_week_intact(featured, modeled, tmp_path):
+    out = tmp_path / "score"
+    weeks = _weeks(featured)
+    score(featured, modeled / "train", out, BaseParams(), TRAIN, weeks[-2])
+    before = {p.name: p.read_bytes() for p in (out / str(weeks[-2])).iterdir()}
+    # A second process scores the next week and is killed in the middle of writing its files.
+    script = textwrap.dedent(
+        f"""
+        import os, signal, datetime as dt
+        from pathlib import Path
+        import serving.stages as stages
+        from data.params import BaseParams
+        from serving.params import ScoreParams
+
+        real = stages.write_json
+        def dying(obj, path):
+            Path(path).write_text('{{"half": ')
+            os.kill(os.getpid(), signal.SIGKILL)
+        stages.write_json = dying
+        stages.score(Path({str(featured)!r}), Path({str(modeled / "train")!r}), Path({str(out)!r}),
+                     BaseParams(), ScoreParams(model="train"), dt.date.fromisoformat("{weeks[-1]}"))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)
+    assert result.returncode == -signal.SIGKILL, result.stderr.decode()[-2000:]
+    assert not (out / str(weeks[-1])).exists()
+    assert (out / "latest").resolve() == (out / str(weeks[-2])).resolve()
+    assert {p.name: p.read_bytes() for p in (out / str(weeks[-2])).iterdir()} == before
+    # The next complete run takes over, and leaves no half-written folder behind its names.
+    score(featured, modeled / "train", out, BaseParams(), TRAIN, weeks[-1])
+    assert (out / "latest").resolve() == (out / str(weeks[-1])).resolve()
+    assert json.loads((out / "latest" / "summary.json").read_text())["as_of"] == str(weeks[-1])
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_the_report_is_self_contained_and_holds_the_call_list(scored, modeled):
+    path = report(
+        scored,
+        modeled / "evaluate",
+        modeled / "compare",
+        modeled / "report",
+        BaseParams(),
+        ReportParams(call_list=10),
+    )
+    html = path.read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["'](https?:)?//""", html)
+    assert "http://" not in html and "https://" not in html
+    scores = pd.read_parquet(scored / "latest" / "scores.parquet")
+    call_list = html.split('id="calls"')[1].split('id="movers"')[0]
+    for account in scores["account_id"].head(10):
+        assert account in call_list
+    assert call_list.count("<tr><td") == 10
+    first_reason = scores["reasons_up"].iloc[0][0]
+    assert first_reason.replace("'", "&#39;") in call_list
+    for section in (
+        "Movers since last week",
+        "disagree",
+        "By manager",
+        "By segment",
+        "Model health",
+    ):
+        assert section in html
+    assert html.count("data:image/png;base64,") >= 4
