@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -87,7 +88,9 @@ def _segment_chart(summary: dict[str, Any]) -> str:
     ax.set_yticks(y, [n.replace("_", " ") for n in names])
     for i, (r, m) in enumerate(zip(at_risk, mrr, strict=True)):
         ax.text(m, i, f" {r / m:.0%} at risk" if m else "", va="center", fontsize=9)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, fontsize=8, frameon=False)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_xlim(0, max(mrr + [1.0]) * 1.25)
     ax.set_xlabel("Monthly recurring revenue")
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
