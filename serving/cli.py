@@ -95,5 +95,27 @@ def report(
         )
 
 
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port."),
+    workers: int = typer.Option(1, help="Worker processes."),
+    log_level: str = typer.Option("info", help="uvicorn log level."),
+) -> None:
+    """The risk API for the CRM (settings from CHURN_* environment variables; see README)."""
+    import uvicorn
+
+    setup_logging()
+    uvicorn.run(
+        "serving.api:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,  # the app writes its own JSON access log, with a request id
+    )
+
+
 if __name__ == "__main__":
     app()

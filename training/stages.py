@@ -142,6 +142,10 @@ def train(
         "features_digest": digest,
         "gate": {"promoted": gate.promote, "reason": gate.reason},
         "tiers": fit_tiers(cal["probability"], cal["manager_rating"]),
+        # The model's own copy of its features' manifest entries: the API validates live rows
+        # and words their reasons with it, wherever the model file travels.
+        "feature_manifest": [f for f in manifest["features"] if f["name"] in model.features],
+        "horizon_days": manifest["horizon_days"],
     }
     with atomic_dir(Path(out_dir)) as tmp:
         (tmp / "model").mkdir()

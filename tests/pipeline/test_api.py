@@ -1,0 +1,258 @@
+"""The risk API on the small world's model and scores: routes, auth, limits, reload, schema."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+
+from data.params import BaseParams
+from serving.api import _Guard, create_app, load
+from serving.live import LivePredictor
+from serving.params import ScoreParams
+from serving.settings import Settings
+from serving.stages import score
+from training.explain import explain, reason_frame
+from training.stages import load_model
+
+KEY = "test-key-123"
+HEADERS = {"X-API-Key": KEY}
+
+
+@pytest.fixture(scope="module")
+def settings(featured: Path, modeled: Path) -> Settings:
+    score(featured, modeled / "train", modeled / "score", BaseParams(), ScoreParams(model="train"))
+    return Settings(
+        scores_dir=modeled / "score" / "latest",
+        model=str(modeled / "train" / "model"),
+        train_dir=modeled / "train",
+        mlflow_dir=modeled / "mlflow",
+        features_dir=featured,
+        api_keys=f"other-key, {KEY}",
+        max_batch=5,
+        max_predict_rows=3,
+        max_body_bytes=20_000,
+        watch_seconds=0,
+    )
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings):
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def scores(settings: Settings) -> pd.DataFrame:
+    return pd.read_parquet(settings.scores_dir / "scores.parquet")
+
+
+@pytest.fixture(scope="module")
+def feature_rows(featured: Path, settings: Settings) -> tuple[list[dict], pd.DataFrame]:
+    model, _ = load_model(Path(settings.model))
+    snaps = pd.read_parquet(featured / "snapshots.parquet").tail(40).reset_index(drop=True)
+    rows = []
+    for record in snaps[model.features].astype(object).to_dict("records"):
+        rows.append({k: (None if pd.isna(v) else v) for k, v in record.items()})
+    for row in rows:  # JSON has numbers, booleans and strings only
+        for k, v in row.items():
+            if isinstance(v, np.generic):
+                row[k] = v.item()
+    return rows, snaps
+
+
+def test_health_and_readiness_need_no_key(client):
+    assert client.get("/healthz").json()["status"] == "ok"
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+
+
+def test_lookup_returns_the_weekly_score(client, scores):
+    row = scores.iloc[0]
+    body = client.get(f"/v1/accounts/{row['account_id']}/risk", headers=HEADERS).json()
+    assert body["probability"] == pytest.approx(row["probability"])
+    assert body["tier"] == row["tier"] and body["reasons_up"] == list(row["reasons_up"])
+    assert body["as_of"] == str(pd.Timestamp(row["as_of"]).date())
+    missing = client.get("/v1/accounts/NOT-AN-ACCOUNT/risk", headers=HEADERS)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "unknown_account"
+
+
+def test_batch_lookup_and_its_limit(client, scores):
+    ids = [*scores["account_id"].head(3), "NOPE"]
+    body = client.post("/v1/accounts/risk", json={"account_ids": ids}, headers=HEADERS).json()
+    assert [r["account_id"] for r in body["results"]] == ids[:3] and body["unknown"] == ["NOPE"]
+    many = client.post("/v1/accounts/risk", json={"account_ids": ["a"] * 6}, headers=HEADERS)
+    assert many.status_code == 422 and "CHURN_MAX_BATCH" in many.json()["error"]["message"]
+
+
+def test_live_predict_equals_the_saved_model(client, feature_rows, settings):
+    rows, snaps = feature_rows
+    model, meta = load_model(Path(settings.model))
+    body = client.post("/v1/predict", json={"rows": rows[:3]}, headers=HEADERS).json()
+    expected = model.predict_proba(snaps.head(3))[:, 1]
+    got = [p["probability"] for p in body["predictions"]]
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+def test_live_predictor_matches_explain_reasons(feature_rows, settings):
+    rows, snaps = feature_rows
+    model, meta = load_model(Path(settings.model))
+    manifest = json.loads((settings.features_dir / "manifest.json").read_text())
+    live = LivePredictor(model, meta, manifest["features"])
+    got = live.predict(rows)
+    offline = reason_frame(explain(model, snaps), snaps, manifest, 3, 2, 0.005)
+    assert [g["reasons_up"] for g in got] == offline["reasons_up"].tolist()
+    assert [g["reasons_down"] for g in got] == offline["reasons_down"].tolist()
+    assert live.base_probability == pytest.approx(explain(model, snaps).base_probability)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda r: r.pop(next(iter(r))), "missing"),
+        (lambda r: r.update({"not_a_feature": 1.0}), "unknown feature"),
+        (lambda r: r.update({"account_segment": 3.0}), "expected a string"),
+        (lambda r: r.update({"usage_events_7d": "many"}), "expected a number"),
+    ],
+)
+def test_a_bad_feature_is_a_422_naming_it(client, feature_rows, change, words):
+    row = dict(feature_rows[0][0])
+    change(row)
+    response = client.post("/v1/predict", json={"rows": [row]}, headers=HEADERS)
+    assert response.status_code == 422, response.text
+    message = response.json()["error"]["message"]
+    assert words in message and "feature '" in message
+
+
+def test_predict_row_limit_and_body_limit(client, feature_rows):
+    rows = feature_rows[0]
+    too_many = client.post("/v1/predict", json={"rows": rows[:4]}, headers=HEADERS)
+    assert too_many.status_code == 422 and "CHURN_MAX_PREDICT_ROWS" in too_many.text
+    huge = client.post("/v1/accounts/risk", json={"account_ids": ["x" * 30_000]}, headers=HEADERS)
+    assert huge.status_code == 413 and huge.json()["error"]["code"] == "too_large"
+
+
+def test_every_v1_route_needs_a_key_and_answers_alike(client, scores):
+    routes = [r for r in client.app.routes if getattr(r, "path", "").startswith("/v1")]
+    assert len(routes) == 5
+    known = scores["account_id"].iloc[0]
+    for route in routes:
+        path = route.path.replace("{account_id}", known)
+        method = next(iter(route.methods))
+        for headers in ({}, {"X-API-Key": "wrong"}, {"X-API-Key": KEY[:-1]}):
+            response = client.request(method, path, headers=headers, json={})
+            assert response.status_code == 401, (path, headers)
+            assert response.json()["error"]["code"] == "unauthorized"
+    unknown = client.get("/v1/accounts/NOPE/risk").json()
+    assert unknown["error"]["code"] == "unauthorized"  # same shape, known or not
+
+
+def test_the_model_card(client, settings):
+    card = client.get("/v1/model", headers=HEADERS).json()
+    meta = json.loads((settings.train_dir / "model" / "model.json").read_text())
+    assert card["version"] == meta["model_version"]
+    assert [f["name"] for f in card["features"]] == meta["features"]
+    assert card["tiers"]["cuts"] == meta["tiers"]["cuts"]
+
+
+def test_access_log_has_request_ids_and_never_the_key(client, caplog):
+    with caplog.at_level(logging.INFO, logger="churn.access"):
+        response = client.get("/v1/model", headers=HEADERS | {"X-Request-ID": "abc123"})
+    assert response.headers["x-request-id"] == "abc123"
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "churn.access"]
+    assert lines and lines[-1]["request_id"] == "abc123" and lines[-1]["status"] == 200
+    assert KEY not in caplog.text
+
+
+def test_reload_under_load_loses_no_request(client, scores):
+    ids = scores["account_id"].head(20).tolist()
+    failures: list[int] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        i = 0
+        while not stop.is_set():
+            r = client.get(f"/v1/accounts/{ids[i % len(ids)]}/risk", headers=HEADERS)
+            if r.status_code != 200:
+                failures.append(r.status_code)
+            i += 1
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    before = client.get("/v1/model", headers=HEADERS).json()["loaded_at"]
+    for _ in range(3):
+        assert client.post("/v1/admin/reload", headers=HEADERS).status_code == 200
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not failures
+    assert client.get("/v1/model", headers=HEADERS).json()["loaded_at"] != before
+
+
+def test_a_slow_request_times_out_as_json():
+    async def slow(scope, receive, send):
+        await asyncio.sleep(1)
+
+    guard = _Guard(slow, Settings(request_timeout_seconds=0.05))
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    asyncio.run(
+        guard({"type": "http", "method": "GET", "path": "/x", "headers": []}, receive, send)
+    )
+    assert sent[0]["status"] == 504
+    assert json.loads(sent[1]["body"])["error"]["code"] == "timeout"
+
+
+def test_no_scores_means_not_ready(settings, tmp_path):
+    empty = settings.model_copy(update={"scores_dir": tmp_path})
+    with TestClient(create_app(empty)) as c:
+        assert c.get("/readyz").status_code == 503
+        assert c.get("/v1/accounts/x/risk", headers=HEADERS).status_code == 404
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_break(settings):
+    """Generated requests for every operation of the OpenAPI schema (Hypothesis underneath)."""
+    from hypothesis import given
+    from schemathesis.checks import (
+        not_a_server_error,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    app = create_app(settings, preload=load(settings))
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    checks = [not_a_server_error, response_schema_conformance, status_code_conformance]
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == 7
+    failures = []
+    for operation in operations:
+
+        @hypothesis_settings(
+            max_examples=25, deadline=None, suppress_health_check=list(HealthCheck)
+        )
+        @given(case=operation.as_strategy())
+        def run(case):
+            case.call_and_validate(headers=HEADERS, checks=checks)
+
+        try:
+            run()
+        except Exception as err:  # every broken operation reported at once
+            failures.append(f"{operation.label}: {err}")
+    assert not failures, "\n\n".join(failures)
