@@ -7,7 +7,7 @@ DEMO_ACCOUNTS ?= 2000
 DEMO_SEED ?= 42
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format serve report-check
+.PHONY: help install demo test lint format serve report-check notebooks notebooks-clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -41,3 +41,13 @@ report-check: ## Screenshot the newest weekly report in headless Chromium (apt-g
 	if [ -z "$$f" ]; then echo "no report yet: run make demo first"; exit 1; fi; \
 	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,3200 \
 	  --screenshot="$${f%.html}.png" "file://$$PWD/$$f" 2>/dev/null && echo "screenshot: $${f%.html}.png"
+
+notebooks: install ## Start JupyterLab on the notebooks (they read outputs/ after make demo)
+	$(RUN) jupyter lab notebooks/
+
+notebooks-clean: install ## Re-pair every notebook from its .py twin, without outputs
+	for f in notebooks/0*.py; do $(RUN) jupytext --to ipynb --update-metadata \
+	  '{"jupytext": {"formats": "ipynb,py:percent"}, "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}' "$$f"; done
+
+serve: install ## Start the risk API on localhost:8000 (set CHURN_API_KEYS first; see README)
+	$(RUN) churn serve

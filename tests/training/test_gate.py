@@ -47,5 +47,9 @@ def test_each_store_is_used_in_turn_and_the_environment_is_left_alone(tmp_path, 
     assert str(tmp_path / "b") in mlflow.get_tracking_uri()
     assert "MLFLOW_TRACKING_URI" not in os.environ
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'server.db'}")
-    use_store(tmp_path / "c", "e")
-    assert mlflow.get_tracking_uri().endswith("server.db") and not (tmp_path / "c").exists()
+    previous = mlflow.get_tracking_uri()
+    try:
+        use_store(tmp_path / "c", "e")
+        assert mlflow.get_tracking_uri().endswith("server.db") and not (tmp_path / "c").exists()
+    finally:
+        mlflow.set_tracking_uri(previous)  # MLflow's own global: leave it as other tests expect

@@ -13,6 +13,9 @@ def test_model_round_trips_through_mlflow(trained):
     meta = read_json(root / "train" / "model" / "model.json")
     model = joblib.load(root / "train" / "model" / "model.joblib")
     snapshots = pd.read_parquet(root / "features" / "snapshots.parquet").head(300)
+    from training.tracking import use_store
+
+    use_store(root / "mlflow", meta["experiment"])  # whatever store an earlier test selected
     loaded = mlflow.pyfunc.load_model(f"runs:/{meta['mlflow_run_id']}/model")
     from training.tracking import signature_frame
 
