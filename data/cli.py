@@ -6,13 +6,13 @@ from pathlib import Path
 
 import typer
 
-from data.console import PARAMS_OPTION, setup_logging, user_errors
+from data.console import PARAMS_OPTION, out_option, setup_logging, user_errors
 from data.params import BaseParams, ValidateParams, load_section, read_params
 
 
 def validate(
     raw: Path = typer.Option(..., "--raw", help="Folder of the raw export (CSV or Parquet)."),
-    out: Path = typer.Option(Path("outputs/validate"), "--out", help="Output folder."),
+    out: Path = out_option("validate"),
     params: Path = PARAMS_OPTION,
 ) -> None:
     """Check a raw export against the data contract and write typed Parquet copies."""

@@ -17,6 +17,18 @@ from data.errors import ContractError, ParamsError
 PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="The params.yaml to read.")
 
 
+def stage_option(stage: str, flag: str | None = None) -> Any:
+    """`--<stage>`: the output folder of `churn <stage>` (default `outputs/<stage>`)."""
+    return typer.Option(
+        Path(f"outputs/{stage}"), f"--{flag or stage}", help=f"Output folder of `churn {stage}`."
+    )
+
+
+def out_option(stage: str) -> Any:
+    """`--out`: where `churn <stage>` writes (default `outputs/<stage>`)."""
+    return typer.Option(Path(f"outputs/{stage}"), "--out", help="Output folder.")
+
+
 def setup_logging(verbose: bool = False) -> None:
     """Log to stderr; called by the CLI, never at import time."""
     logging.basicConfig(

@@ -6,16 +6,14 @@ from pathlib import Path
 
 import typer
 
-from data.console import PARAMS_OPTION, setup_logging, user_errors
+from data.console import PARAMS_OPTION, out_option, setup_logging, stage_option, user_errors
 from data.params import BaseParams, load_section, read_params
 from features.params import FeaturesParams
 
 
 def features(
-    validated: Path = typer.Option(
-        Path("outputs/validate"), "--validated", help="Output folder of `churn validate`."
-    ),
-    out: Path = typer.Option(Path("outputs/features"), "--out", help="Output folder."),
+    validated: Path = stage_option("validate", "validated"),
+    out: Path = out_option("features"),
     params: Path = PARAMS_OPTION,
 ) -> None:
     """Build weekly point-in-time features and churn labels for every active account."""
@@ -24,8 +22,8 @@ def features(
     setup_logging()
     with user_errors():
         raw = read_params(params)
-        base = load_section(raw, "base", BaseParams)
-        run(validated, out, base, load_section(raw, "features", FeaturesParams))
+        base = load_section(raw, "base", BaseParams, str(params))
+        run(validated, out, base, load_section(raw, "features", FeaturesParams, str(params)))
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,7 @@ import typer
 import data.cli
 import features.cli
 import training.cli
-from data.console import PARAMS_OPTION, setup_logging, user_errors
+from data.console import PARAMS_OPTION, out_option, setup_logging, stage_option, user_errors
 from data.params import BaseParams, load_section, read_params
 
 app = typer.Typer(
@@ -35,13 +35,9 @@ AS_OF_OPTION = typer.Option(
 
 @app.command("score")
 def score(
-    features: Path = typer.Option(
-        Path("outputs/features"), "--features", help="Output folder of `churn features`."
-    ),
-    model: Path = typer.Option(
-        Path("outputs/train"), "--train", help="Output folder of `churn train`."
-    ),
-    out: Path = typer.Option(Path("outputs/score"), "--out", help="Output folder."),
+    features: Path = stage_option("features"),
+    model: Path = stage_option("train"),
+    out: Path = out_option("score"),
     as_of: dt.datetime | None = AS_OF_OPTION,
     params: Path = PARAMS_OPTION,
 ) -> None:
@@ -64,16 +60,10 @@ def score(
 
 @app.command("report")
 def report(
-    scores: Path = typer.Option(
-        Path("outputs/score"), "--scores", help="Output folder of `churn score`."
-    ),
-    evaluation: Path = typer.Option(
-        Path("outputs/evaluate"), "--evaluate", help="Output folder of `churn evaluate`."
-    ),
-    comparison: Path = typer.Option(
-        Path("outputs/compare"), "--compare", help="Output folder of `churn compare`."
-    ),
-    out: Path = typer.Option(Path("outputs/report"), "--out", help="Output folder."),
+    scores: Path = stage_option("score", "scores"),
+    evaluation: Path = stage_option("evaluate"),
+    comparison: Path = stage_option("compare"),
+    out: Path = out_option("report"),
     as_of: dt.datetime | None = AS_OF_OPTION,
     params: Path = PARAMS_OPTION,
 ) -> None:

@@ -6,16 +6,14 @@ from pathlib import Path
 
 import typer
 
-from data.console import PARAMS_OPTION, setup_logging, user_errors
+from data.console import PARAMS_OPTION, out_option, setup_logging, stage_option, user_errors
 from data.params import BaseParams, load_section, read_params
 from training.params import CompareParams, EvaluateParams, ExplainParams, TrainParams
 
 
 def train(
-    features: Path = typer.Option(
-        Path("outputs/features"), "--features", help="Output folder of `churn features`."
-    ),
-    out: Path = typer.Option(Path("outputs/train"), "--out", help="Output folder."),
+    features: Path = stage_option("features"),
+    out: Path = out_option("train"),
     params: Path = PARAMS_OPTION,
 ) -> None:
     """Tune, fit and calibrate the churn model on time splits; track and register it in MLflow."""
@@ -27,20 +25,16 @@ def train(
         run(
             features,
             out,
-            load_section(raw, "base", BaseParams),
-            load_section(raw, "train", TrainParams),
-            load_section(raw, "evaluate", EvaluateParams),
+            load_section(raw, "base", BaseParams, str(params)),
+            load_section(raw, "train", TrainParams, str(params)),
+            load_section(raw, "evaluate", EvaluateParams, str(params)),
         )
 
 
 def evaluate(
-    features: Path = typer.Option(
-        Path("outputs/features"), "--features", help="Output folder of `churn features`."
-    ),
-    model: Path = typer.Option(
-        Path("outputs/train"), "--train", help="Output folder of `churn train`."
-    ),
-    out: Path = typer.Option(Path("outputs/evaluate"), "--out", help="Output folder."),
+    features: Path = stage_option("features"),
+    model: Path = stage_option("train"),
+    out: Path = out_option("evaluate"),
     params: Path = PARAMS_OPTION,
 ) -> None:
     """Compare the model with the baselines on the test weeks: metrics, predictions, plots."""
@@ -49,18 +43,14 @@ def evaluate(
     setup_logging()
     with user_errors():
         raw = read_params(params)
-        base = load_section(raw, "base", BaseParams)
-        run(features, model, out, base, load_section(raw, "evaluate", EvaluateParams))
+        base = load_section(raw, "base", BaseParams, str(params))
+        run(features, model, out, base, load_section(raw, "evaluate", EvaluateParams, str(params)))
 
 
 def explain(
-    features: Path = typer.Option(
-        Path("outputs/features"), "--features", help="Output folder of `churn features`."
-    ),
-    model: Path = typer.Option(
-        Path("outputs/train"), "--train", help="Output folder of `churn train`."
-    ),
-    out: Path = typer.Option(Path("outputs/explain"), "--out", help="Output folder."),
+    features: Path = stage_option("features"),
+    model: Path = stage_option("train"),
+    out: Path = out_option("explain"),
     params: Path = PARAMS_OPTION,
 ) -> None:
     """Why each account is at risk (test weeks and the latest week): reasons, SHAP plots."""
@@ -69,24 +59,16 @@ def explain(
     setup_logging()
     with user_errors():
         raw = read_params(params)
-        base = load_section(raw, "base", BaseParams)
-        run(features, model, out, base, load_section(raw, "explain", ExplainParams))
+        base = load_section(raw, "base", BaseParams, str(params))
+        run(features, model, out, base, load_section(raw, "explain", ExplainParams, str(params)))
 
 
 def compare(
-    features: Path = typer.Option(
-        Path("outputs/features"), "--features", help="Output folder of `churn features`."
-    ),
-    model: Path = typer.Option(
-        Path("outputs/train"), "--train", help="Output folder of `churn train`."
-    ),
-    evaluation: Path = typer.Option(
-        Path("outputs/evaluate"), "--evaluate", help="Output folder of `churn evaluate`."
-    ),
-    explanations: Path = typer.Option(
-        Path("outputs/explain"), "--explain", help="Output folder of `churn explain`."
-    ),
-    out: Path = typer.Option(Path("outputs/compare"), "--out", help="Output folder."),
+    features: Path = stage_option("features"),
+    model: Path = stage_option("train"),
+    evaluation: Path = stage_option("evaluate"),
+    explanations: Path = stage_option("explain"),
+    out: Path = out_option("compare"),
     params: Path = PARAMS_OPTION,
 ) -> None:
     """The model beside the managers' ratings: agreement, staleness, per manager, disagreements."""
@@ -101,9 +83,9 @@ def compare(
             evaluation,
             explanations,
             out,
-            load_section(raw, "base", BaseParams),
-            load_section(raw, "compare", CompareParams),
-            load_section(raw, "evaluate", EvaluateParams),
+            load_section(raw, "base", BaseParams, str(params)),
+            load_section(raw, "compare", CompareParams, str(params)),
+            load_section(raw, "evaluate", EvaluateParams, str(params)),
         )
 
 
