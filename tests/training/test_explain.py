@@ -157,3 +157,12 @@ def test_explain_stage_writes_reasons_for_test_and_latest_weeks(explained):
     total = contrib["base_probability"] + contrib[features].sum(axis=1)
     np.testing.assert_allclose(total, contrib["probability"], atol=1e-5)  # float32 storage
     assert (root / "explain" / "plots" / "beeswarm.png").stat().st_size > 10_000
+
+
+def test_tied_probabilities_fall_into_the_lower_risk_tier():
+    p = np.r_[np.full(7000, 0.01), np.linspace(0.02, 0.9, 3000)]
+    tiers = fit_tiers(p, np.full(10, np.nan))  # default shares 10/20/30/40
+    assigned = assign_tiers(p, tiers)
+    assert (assigned[:7000] == 4).all()
+    shares = np.bincount(assigned, minlength=5)[1:] / len(p)
+    np.testing.assert_allclose(shares[:2], [0.1, 0.2], atol=0.001)
