@@ -256,3 +256,25 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(settings):
         except Exception as err:  # every broken operation reported at once
             failures.append(f"{operation.label}: {err}")
     assert not failures, "\n\n".join(failures)
+
+
+def test_a_new_scored_week_is_picked_up_without_a_restart(featured, modeled, settings, tmp_path):
+    import time
+
+    dates = sorted(
+        pd.to_datetime(pd.read_parquet(featured / "snapshots.parquet")["as_of"]).dt.date.unique()
+    )
+    out = tmp_path / "score"
+    score(featured, modeled / "train", out, BaseParams(), ScoreParams(model="train"), dates[-2])
+    watching = settings.model_copy(update={"scores_dir": out / "latest", "watch_seconds": 0.2})
+    with TestClient(create_app(watching)) as c:
+        assert c.get("/v1/model", headers=HEADERS).json()["scores_as_of"] == str(dates[-2])
+        score(featured, modeled / "train", out, BaseParams(), ScoreParams(model="train"), dates[-1])
+        deadline = time.time() + 20
+        seen = None
+        while time.time() < deadline:
+            seen = c.get("/v1/model", headers=HEADERS).json()["scores_as_of"]
+            if seen == str(dates[-1]):
+                break
+            time.sleep(0.2)
+        assert seen == str(dates[-1])
