@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from data.console import PARAMS_OPTION, out_option, setup_logging, user_errors
-from data.params import BaseParams, ValidateParams, load_section, read_params
+from data.console import PARAMS_OPTION, out_option, run_stage, setup_logging, user_errors
+from data.params import BaseParams, ValidateParams
 
 
 def validate(
@@ -18,12 +18,7 @@ def validate(
     """Check a raw export against the data contract and write typed Parquet copies."""
     from data.stages import validate as run
 
-    setup_logging()
-    with user_errors():
-        raw_params = read_params(params)
-        base = load_section(raw_params, "base", BaseParams)
-        rules = load_section(raw_params, "validate", ValidateParams)
-        run(raw, out, base, rules)
+    run_stage(params, run, raw, out, sections=[("base", BaseParams), ("validate", ValidateParams)])
 
 
 def generate(

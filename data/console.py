@@ -6,13 +6,14 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from data.errors import ContractError, ParamsError
+from data.params import load_section, read_params
 
 PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="The params.yaml to read.")
 
@@ -60,3 +61,23 @@ def user_errors() -> Iterator[None]:
     except (ContractError, ParamsError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
+
+
+def run_stage(
+    params: Path,
+    stage: Any,
+    *paths: Any,
+    sections: Sequence[tuple[str, type[Any]]],
+    **options: Any,
+) -> Any:
+    """What every stage command does, in one place.
+
+    Set up logging, read the named `params.yaml` sections (typed; a bad key names the file and
+    the key), call `stage(*paths, *sections, **options)`, and turn a contract or params error
+    into one line and exit code 2.
+    """
+    setup_logging()
+    with user_errors():
+        raw = read_params(params)
+        loaded = [load_section(raw, name, model, str(params)) for name, model in sections]
+        return stage(*paths, *loaded, **options)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from data.console import PARAMS_OPTION, out_option, setup_logging, stage_option, user_errors
-from data.params import BaseParams, load_section, read_params
+from data.console import PARAMS_OPTION, out_option, run_stage, stage_option
+from data.params import BaseParams
 from features.params import FeaturesParams
 
 
@@ -19,11 +19,9 @@ def features(
     """Build weekly point-in-time features and churn labels for every active account."""
     from features.stages import features as run
 
-    setup_logging()
-    with user_errors():
-        raw = read_params(params)
-        base = load_section(raw, "base", BaseParams, str(params))
-        run(validated, out, base, load_section(raw, "features", FeaturesParams, str(params)))
+    run_stage(
+        params, run, validated, out, sections=[("base", BaseParams), ("features", FeaturesParams)]
+    )
 
 
 def register(app: typer.Typer) -> None:

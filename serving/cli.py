@@ -10,8 +10,8 @@ import typer
 import data.cli
 import features.cli
 import training.cli
-from data.console import PARAMS_OPTION, out_option, setup_logging, stage_option, user_errors
-from data.params import BaseParams, load_section, read_params
+from data.console import PARAMS_OPTION, out_option, run_stage, setup_logging, stage_option
+from data.params import BaseParams
 
 app = typer.Typer(
     help="Churn-risk pipeline: validate -> features -> train -> evaluate -> explain -> "
@@ -33,6 +33,10 @@ AS_OF_OPTION = typer.Option(
 )
 
 
+def _day(value: dt.datetime | None) -> dt.date | None:
+    return value.date() if value else None
+
+
 @app.command("score")
 def score(
     features: Path = stage_option("features"),
@@ -45,17 +49,8 @@ def score(
     from serving.params import ScoreParams
     from serving.stages import score as run
 
-    setup_logging()
-    with user_errors():
-        raw = read_params(params)
-        run(
-            features,
-            model,
-            out,
-            load_section(raw, "base", BaseParams, str(params)),
-            load_section(raw, "score", ScoreParams, str(params)),
-            as_of.date() if as_of else None,
-        )
+    sections = [("base", BaseParams), ("score", ScoreParams)]
+    run_stage(params, run, features, model, out, sections=sections, as_of=_day(as_of))
 
 
 @app.command("report")
@@ -71,18 +66,10 @@ def report(
     from serving.params import ReportParams
     from serving.stages import report as run
 
-    setup_logging()
-    with user_errors():
-        raw = read_params(params)
-        run(
-            scores,
-            evaluation,
-            comparison,
-            out,
-            load_section(raw, "base", BaseParams, str(params)),
-            load_section(raw, "report", ReportParams, str(params)),
-            as_of.date() if as_of else None,
-        )
+    sections = [("base", BaseParams), ("report", ReportParams)]
+    run_stage(
+        params, run, scores, evaluation, comparison, out, sections=sections, as_of=_day(as_of)
+    )
 
 
 @app.command("serve")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from data.console import PARAMS_OPTION, out_option, setup_logging, stage_option, user_errors
-from data.params import BaseParams, load_section, read_params
+from data.console import PARAMS_OPTION, out_option, run_stage, stage_option
+from data.params import BaseParams
 from training.params import CompareParams, EvaluateParams, ExplainParams, TrainParams
 
 
@@ -19,16 +19,8 @@ def train(
     """Tune, fit and calibrate the churn model on time splits; track and register it in MLflow."""
     from training.stages import train as run
 
-    setup_logging()
-    with user_errors():
-        raw = read_params(params)
-        run(
-            features,
-            out,
-            load_section(raw, "base", BaseParams, str(params)),
-            load_section(raw, "train", TrainParams, str(params)),
-            load_section(raw, "evaluate", EvaluateParams, str(params)),
-        )
+    sections = [("base", BaseParams), ("train", TrainParams), ("evaluate", EvaluateParams)]
+    run_stage(params, run, features, out, sections=sections)
 
 
 def evaluate(
@@ -40,11 +32,14 @@ def evaluate(
     """Compare the model with the baselines on the test weeks: metrics, predictions, plots."""
     from training.stages import evaluate as run
 
-    setup_logging()
-    with user_errors():
-        raw = read_params(params)
-        base = load_section(raw, "base", BaseParams, str(params))
-        run(features, model, out, base, load_section(raw, "evaluate", EvaluateParams, str(params)))
+    run_stage(
+        params,
+        run,
+        features,
+        model,
+        out,
+        sections=[("base", BaseParams), ("evaluate", EvaluateParams)],
+    )
 
 
 def explain(
@@ -56,11 +51,14 @@ def explain(
     """Why each account is at risk (test weeks and the latest week): reasons, SHAP plots."""
     from training.stages import explain as run
 
-    setup_logging()
-    with user_errors():
-        raw = read_params(params)
-        base = load_section(raw, "base", BaseParams, str(params))
-        run(features, model, out, base, load_section(raw, "explain", ExplainParams, str(params)))
+    run_stage(
+        params,
+        run,
+        features,
+        model,
+        out,
+        sections=[("base", BaseParams), ("explain", ExplainParams)],
+    )
 
 
 def compare(
@@ -74,19 +72,8 @@ def compare(
     """The model beside the managers' ratings: agreement, staleness, per manager, disagreements."""
     from training.stages import compare as run
 
-    setup_logging()
-    with user_errors():
-        raw = read_params(params)
-        run(
-            features,
-            model,
-            evaluation,
-            explanations,
-            out,
-            load_section(raw, "base", BaseParams, str(params)),
-            load_section(raw, "compare", CompareParams, str(params)),
-            load_section(raw, "evaluate", EvaluateParams, str(params)),
-        )
+    sections = [("base", BaseParams), ("compare", CompareParams), ("evaluate", EvaluateParams)]
+    run_stage(params, run, features, model, evaluation, explanations, out, sections=sections)
 
 
 def register(app: typer.Typer) -> None:
