@@ -35,6 +35,7 @@ DISAGREEMENT_COLUMNS = [
     "probability",
     "tier",
     "manager_rating",
+    "rating_probability",
     "rating_age_days",
     "days_since_contact",
     "mrr",
@@ -237,6 +238,10 @@ def _counts(part: pd.DataFrame) -> dict[str, Any]:
         "accounts": int(part["account_id"].nunique()),
         "churned_share": float(part["churned"].mean()) if len(part) else None,
         "mean_probability": float(part["probability"].mean()) if len(part) else None,
+        # Who was closer in probability terms (Brier on these rows; the rating as calibrated
+        # on the calibration period): fairer than yes/no when the model says 25%.
+        "model_brier": _brier(part["churned"], part["probability"]) if len(part) else None,
+        "rating_brier": _brier(part["churned"], part["rating_probability"]) if len(part) else None,
         "model_right": int((part["right"] == "model").sum()),
         "manager_right": int((part["right"] == "manager").sum()),
     }
@@ -246,14 +251,15 @@ def who_was_right(dis: pd.DataFrame) -> dict[str, Any]:
     """Per kind of disagreement, how often each side was right.
 
     Counted on every row, and on each account once at its first disagreement of that kind
-    ("first_week").
+    ("first_week"): the yes/no count (the model is right when a "model sees risk" account
+    churned, or a "manager sees risk" account did not), and each side's Brier score.
     """
     out: dict[str, Any] = {}
     for kind in KINDS:
         part = dis[dis["kind"] == kind]
         first = part.sort_values("as_of").drop_duplicates("account_id", keep="first")
         out[kind] = _counts(part) | {"first_week": _counts(first)}
-    return out
+    return _clean(out)
 
 
 def figures(

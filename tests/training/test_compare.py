@@ -151,6 +151,8 @@ def test_disagreements_carry_reasons_and_who_was_right():
         "accounts": 2,
         "churned_share": 0.5,
         "mean_probability": 0.025,
+        "model_brier": pytest.approx(((0.02 - 0) ** 2 + (0.03 - 1) ** 2) / 2),
+        "rating_brier": pytest.approx(((0.4 - 0) ** 2 + (0.3 - 1) ** 2) / 2),
         "model_right": 1,
         "manager_right": 1,
         "first_week": None,
