@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,18 @@ from venn_abers import VennAbers
 SKLEARN_METHODS = {"platt": "sigmoid", "isotonic": "isotonic"}
 
 
+@contextlib.contextmanager
+def _quiet_venn_abers() -> Iterator[None]:
+    """Silence venn_abers' "All-NaN slice" warning, and only that.
+
+    It takes nanmin over slices that are empty by design at the ends of the score range; its
+    result is right, the warning only noise.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+        yield
+
+
 class VennAbersCalibrated(ClassifierMixin, BaseEstimator):
     """Inductive Venn-Abers on top of a frozen classifier (merged p0/p1 probability)."""
 
@@ -27,15 +41,17 @@ class VennAbersCalibrated(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: Any) -> VennAbersCalibrated:
         """Fit the Venn-Abers isotonic pair on the estimator's scores."""
-        self.venn_abers_ = VennAbers().fit(
-            self.estimator.predict_proba(X), np.asarray(y), precision=self.precision
-        )
+        with _quiet_venn_abers():
+            self.venn_abers_ = VennAbers().fit(
+                self.estimator.predict_proba(X), np.asarray(y), precision=self.precision
+            )
         self.classes_ = np.array([0, 1])
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Calibrated probabilities."""
-        probs, _ = self.venn_abers_.predict_proba(self.estimator.predict_proba(X))
+        with _quiet_venn_abers():
+            probs, _ = self.venn_abers_.predict_proba(self.estimator.predict_proba(X))
         return np.asarray(probs)
 
 
