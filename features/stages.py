@@ -170,6 +170,47 @@ def _write(
     return int(counts[0]), int(counts[1])
 
 
+# Optional columns whose absence from the export (not emptiness) makes features lie: without
+# `closed_at` every ticket would look open forever, without `user_id` no user ever active.
+NEEDS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("tickets", "closed_at"): (
+        "tickets_open_now",
+        "tickets_oldest_open_age_days",
+        "tickets_resolution_days_mean_90d",
+        "tickets_csat_mean_90d",
+        "tickets_csat_last",
+    ),
+    ("tickets", "priority"): ("tickets_high_urgent_30d", "tickets_high_urgent_90d"),
+    ("tickets", "csat"): ("tickets_csat_mean_90d", "tickets_csat_last"),
+    ("usage_events", "user_id"): (
+        "usage_active_users_7d",
+        "usage_active_users_28d",
+        "usage_active_users_90d",
+        "usage_events_per_user_28d",
+    ),
+    ("contacts", "direction"): (
+        "contacts_days_since_last_inbound",
+        "contacts_inbound_30d",
+        "contacts_inbound_share_90d",
+    ),
+    ("manager_ratings", "communication_level"): ("rating_communication_level",),
+    ("subscriptions", "plan"): ("account_plan",),
+    ("accounts", "segment"): ("account_segment",),
+    ("accounts", "industry"): ("account_industry",),
+    ("accounts", "region"): ("account_region",),
+}
+
+
+def left_out(report: dict[str, Any]) -> dict[str, str]:
+    """Feature -> why it is left out, from the columns the export did not have."""
+    out: dict[str, str] = {}
+    for (table, column), names in NEEDS.items():
+        if column in report.get("tables", {}).get(table, {}).get("missing_columns", []):
+            for name in names:
+                out.setdefault(name, f"{table}.{column} is not in the export")
+    return out
+
+
 def features(
     validated_dir: Path, out_dir: Path, base: BaseParams, params: FeaturesParams
 ) -> dict[str, Any]:
@@ -189,6 +230,10 @@ def features(
         try:
             dates = _make_keys(con, base, params, export_date, present)
             built, key_events = _build_families(con, present, base, params)
+            dropped = left_out(report)
+            if dropped:
+                log.info("columns missing, features left out: %s", dropped)
+            built = [(t, [f for f in feats if f.name not in dropped]) for t, feats in built]
             rows, labeled = _write(con, built, tmp / "snapshots.parquet")
         finally:
             con.close()
@@ -204,5 +249,6 @@ def features(
             rows=rows,
             labeled_rows=labeled,
         )
+        manifest["features_left_out"] = dropped
         write_json(manifest, tmp / "manifest.json")
     return manifest

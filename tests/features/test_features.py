@@ -258,3 +258,23 @@ def test_calendar_starts_when_every_source_has_history(write_validated, tmp_path
     assert snaps.index.get_level_values("as_of").min() == T("2024-02-26")
     _, by_billing = build(write_validated, tmp_path, tables(), "billing")
     assert by_billing["snapshot_dates"]["first"] == "2024-01-01"
+
+
+def test_features_needing_a_column_the_export_lacks_are_left_out(write_validated, tmp_path):
+    folder = write_validated(tables(), EXPORT)
+    report = json.loads((folder / "report.json").read_text())
+    report["tables"]["tickets"]["missing_columns"] = ["closed_at", "csat"]
+    report["tables"]["usage_events"]["missing_columns"] = ["user_id"]
+    (folder / "report.json").write_text(json.dumps(report))
+    out = tmp_path / "lacking"
+    settings = FeaturesParams(key_events=["export"], history_start="subscriptions")
+    manifest = features(folder, out, BaseParams(), settings)
+    names = {f["name"] for f in manifest["features"]}
+    gone = {"tickets_open_now", "tickets_csat_last", "usage_active_users_7d"}
+    assert not names & gone and gone <= set(manifest["features_left_out"])
+    assert (
+        manifest["features_left_out"]["tickets_open_now"]
+        == "tickets.closed_at is not in the export"
+    )
+    assert "tickets_opened_30d" in names and "usage_events_7d" in names
+    assert not gone & set(pd.read_parquet(out / "snapshots.parquet").columns)
