@@ -12,7 +12,8 @@ probability itself: `ceiling_features` (a LightGBM regressor on the same feature
 the true probability of the training weeks) bounds what these features can tell, and
 `ceiling_hidden` adds the world's hidden state (health, shocks, weeks without a conversation),
 which no export shows. A gap between the model and the first is the model's; a gap between
-the two is information the export does not hold.
+the two is information the export does not hold. `--ablate` adds the features plus one hidden
+variable at a time (`ceiling_features+budget`, ...): which part of the hidden state is missed.
 """
 
 from __future__ import annotations
@@ -86,8 +87,14 @@ def pipeline(work: Path, accounts: int, seed: int, params: Path, reuse: bool) ->
     return seconds
 
 
-def ceilings(work: Path, truth: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
-    """Regressors fitted to the true probability: the features alone, and with hidden state."""
+def ceilings(
+    work: Path, truth: pd.DataFrame, test: pd.DataFrame, ablate: bool = False
+) -> pd.DataFrame:
+    """Regressors fitted to the true probability: the features alone, and with hidden state.
+
+    With `ablate`, also the features plus one hidden variable at a time: which part of the
+    hidden state the export hides most.
+    """
     import lightgbm as lgb
 
     manifest = json.loads((work / "features" / "manifest.json").read_text())
@@ -105,12 +112,13 @@ def ceilings(work: Path, truth: pd.DataFrame, test: pd.DataFrame) -> pd.DataFram
     scored = keys.merge(rows, on=["account_id", "as_of"], how="left")
     hidden = [c for c in truth.columns if c.startswith("hidden_")]
     out = pd.DataFrame(index=test.index)
-    for name, columns in {
-        "ceiling_features": features,
-        "ceiling_hidden": features + hidden,
-    }.items():
-        if name == "ceiling_hidden" and not hidden:
-            continue
+    candidates = {"ceiling_features": features}
+    if hidden:
+        candidates["ceiling_hidden"] = features + hidden
+    if ablate:
+        for h in hidden:
+            candidates[f"ceiling_features+{h.removeprefix('hidden_')}"] = [*features, h]
+    for name, columns in candidates.items():
         fitted = lgb.LGBMRegressor(
             n_estimators=800, learning_rate=0.03, num_leaves=31, min_child_samples=50, verbose=-1
         ).fit(train[columns], train["p_churn"])
@@ -118,7 +126,7 @@ def ceilings(work: Path, truth: pd.DataFrame, test: pd.DataFrame) -> pd.DataFram
     return out
 
 
-def compare(work: Path) -> pd.DataFrame:
+def compare(work: Path, ablate: bool = False) -> pd.DataFrame:
     preds = pd.read_parquet(work / "evaluate" / "predictions.parquet")
     truth = pd.read_parquet(work / "truth" / "risk.parquet").drop(columns="life")
     for frame in (preds, truth):
@@ -133,7 +141,7 @@ def compare(work: Path) -> pd.DataFrame:
     if missing:
         print(f"  warning: {missing} test rows have no true probability; dropped")
         joined = joined[joined["p_churn"].notna()].reset_index(drop=True)
-    joined = pd.concat([joined, ceilings(work, truth, joined)], axis=1)
+    joined = pd.concat([joined, ceilings(work, truth, joined, ablate)], axis=1)
     columns = (
         {"model": "probability"}
         | {c.removesuffix("_probability"): c for c in joined.columns if c.endswith("_probability")}
@@ -183,13 +191,16 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("outputs/benchmarks/quality"))
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--reuse", action="store_true")
+    parser.add_argument(
+        "--ablate", action="store_true", help="add the features plus each hidden variable alone"
+    )
     args = parser.parse_args()
     summary = {}
     for seed in args.seeds:
         work = args.work / f"accounts{args.accounts}-seed{seed}"
         print(f"seed {seed}, {args.accounts} accounts -> {work}")
         train_seconds = pipeline(work, args.accounts, seed, args.params, args.reuse)
-        table = compare(work)
+        table = compare(work, args.ablate)
         print(table.round(4).to_string())
         lines = verdict(table)
         print("\n".join(lines))

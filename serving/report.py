@@ -53,6 +53,11 @@ def _pct(value: Any, signed: bool = False) -> str:
     return f"{value * 100:+.1f} pts" if signed else f"{value * 100:.0f}%"
 
 
+def _points(share: float) -> str:
+    """A probability share as points of probability: 0.005 -> "0.5 points"."""
+    return f"{share * 100:g} points"
+
+
 def _lead(days: Any) -> str:
     return "–" if days is None or pd.isna(days) else f"{days:.0f} d"
 
@@ -266,5 +271,6 @@ def render(
         else None,
         "stale_days": STALE_DAYS,
         "quiet_days": QUIET_DAYS,
+        "min_points": _points(summary.get("min_contribution", 0.005)),
     }
     return env.get_template("report.html.j2").render(**context)

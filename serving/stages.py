@@ -91,6 +91,7 @@ def score(
             "mlflow_run_id": meta.get("mlflow_run_id"),
         },
         "scored_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "min_contribution": params.min_contribution,
     }
     with _week_folder(out_dir, day) as tmp:
         write_parquet(scores, tmp / "scores.parquet")

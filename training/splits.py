@@ -37,10 +37,14 @@ class Splits:
     test: Period
     inner_train_end: dt.date  # last training date used while tuning (before the validation gap)
     shrunk: bool
+    validation_gap: bool = True  # False on exports too short for a horizon before validation
 
     def as_dict(self) -> dict[str, str | bool]:
         """Flat mapping of every boundary, for logs, JSON and MLflow params."""
-        flat: dict[str, str | bool] = {"shrunk": self.shrunk}
+        flat: dict[str, str | bool] = {
+            "shrunk": self.shrunk,
+            "validation_gap": self.validation_gap,
+        }
         for name in ("train", "validation", "calibration", "test"):
             period = asdict(getattr(self, name))
             flat[f"{name}_start"] = period["start"].isoformat()
@@ -62,6 +66,7 @@ class Splits:
             test=period("test"),
             inner_train_end=_date(flat["inner_train_end"]),
             shrunk=bool(flat["shrunk"]),
+            validation_gap=bool(flat.get("validation_gap", True)),
         )
 
 
@@ -107,21 +112,35 @@ def make_splits(
         "calibration": calibration_weeks,
         "test": test_weeks,
     }
-    needed_min = sum(MIN_WEEKS.values()) + 3 * gap
+    # The gap before the validation fold only keeps tuning honest; on a short export it goes
+    # first (early stopping then sees labels that overlap its fold), never the two gaps that
+    # keep calibration and test out of time.
+    needed_min = sum(MIN_WEEKS.values()) + 2 * gap
     if len(dates) < needed_min:
         raise ContractError(
             "snapshots.parquet",
             "as_of",
             f"only {len(dates)} snapshot dates have a known label; at least {needed_min} are "
-            f"needed (train, validation, calibration and test, each {horizon_days} days apart)",
+            f"needed (train, calibration and test, each {horizon_days} days apart)",
         )
-    shrunk = len(dates) < sum(wanted.values()) + 3 * gap
-    sizes = _sizes(len(dates) - 3 * gap, wanted) if shrunk else wanted
+    validation_gap = len(dates) >= needed_min + gap
+    gaps = (3 if validation_gap else 2) * gap
+    shrunk = len(dates) < sum(wanted.values()) + gaps
+    sizes = _sizes(len(dates) - gaps, wanted) if shrunk else wanted
     test = dates[-sizes["test"] :]
     calibration = _before(dates, test[0], horizon_days)[-sizes["calibration"] :]
     train = _before(dates, calibration[0], horizon_days)
     validation = train[-sizes["validation"] :]
-    inner = _before(train, validation[0], horizon_days)
+    if validation_gap:
+        inner = _before(train, validation[0], horizon_days)
+    else:
+        inner = [d for d in train if d < validation[0]]
+        log.warning(
+            "short export (%d labeled weeks): no %d-day gap before the validation fold; "
+            "early stopping is slightly optimistic, calibration and test stay out of time",
+            len(dates),
+            horizon_days,
+        )
     if not inner:
         raise ContractError("snapshots.parquet", "as_of", "no training dates left before the gaps")
     splits = Splits(
@@ -131,6 +150,7 @@ def make_splits(
         test=Period(test[0], test[-1]),
         inner_train_end=inner[-1],
         shrunk=shrunk,
+        validation_gap=validation_gap,
     )
     if shrunk:
         log.warning("short export (%d labeled weeks): periods shrunk to %s", len(dates), sizes)

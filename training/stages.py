@@ -109,6 +109,17 @@ def train(
     frames = split_frames(rows, splits)
     for name, frame in frames.items():
         log.info("%s: %d rows, churn rate %.4f", name, len(frame), frame["churned"].mean())
+    for name in ("inner", "validation", "train", "calibration"):
+        labels = frames[name]["churned"]
+        if labels.nunique() < 2:
+            dates = frames[name]["as_of"]
+            held = "no churn" if labels.sum() == 0 else "only churns"
+            raise ContractError(
+                str(Path(features_dir) / "snapshots.parquet"),
+                "churned",
+                f"the {name} weeks ({dates.min()} to {dates.max()}, {len(labels)} rows) hold "
+                f"{held}: a model needs churned and retained accounts in every period",
+            )
     model, tuned = _fit(frames, manifest, base, params)
     test = frames["test"]
     test_metrics = score(

@@ -151,3 +151,20 @@ def test_the_report_is_self_contained_and_holds_the_call_list(scored, modeled):
     ):
         assert section in html
     assert html.count("data:image/png;base64,") >= 4
+
+
+def test_an_account_without_a_quotable_driver_says_so(scored):
+    from serving.report import render
+    from serving.stages import read_scores
+
+    scores, summary = read_scores(scored, None)
+    quiet = scores.head(3).copy()
+    quiet["reasons_up"] = [[] for _ in range(3)]
+    quiet["reasons_down"] = [[] for _ in range(3)]
+    quiet["movers"] = [[] for _ in range(3)]
+    quiet["probability_change"] = [0.02, -0.02, 0.0]
+    html = render(quiet, summary, ReportParams(call_list=3))
+    call_list = html.split('id="calls"')[1].split('id="movers"')[0]
+    assert call_list.count("No single driver of 0.5 points or more") == 3
+    movers = html.split('id="movers"')[1].split('id="disagree"')[0]
+    assert movers.count("No single driver moved by 0.5 points or more") == 2

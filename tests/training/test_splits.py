@@ -38,9 +38,24 @@ def test_short_export_shrinks_and_says_so():
     assert (s.calibration.start - s.train.end).days >= 90
 
 
+def test_a_year_of_labels_drops_only_the_gap_before_validation():
+    # 48 labeled weeks: too few for three 90-day gaps (50), enough for two (38).
+    dates = weekly(48)
+    s = make_splits(dates, 90, 26, 13, 13, 13)
+    assert s.shrunk and not s.validation_gap
+    assert (s.test.start - s.calibration.end).days >= 90
+    assert (s.calibration.start - s.train.end).days >= 90
+    assert s.inner_train_end < s.validation.start <= s.train.end
+    assert (s.validation.start - s.inner_train_end).days == 7
+    assert s.test.end == dates[-1]
+    assert Splits.from_dict(s.as_dict()) == s
+    # One more gap's worth of weeks and the validation fold is a horizon apart again.
+    assert make_splits(weekly(50), 90, 26, 13, 13, 13).validation_gap
+
+
 def test_too_short_export_names_the_weeks_needed():
-    with pytest.raises(ContractError, match="only 40 snapshot dates .* at least 50"):
-        make_splits(weekly(40), 90, 26, 26, 13, 13)
+    with pytest.raises(ContractError, match="only 37 snapshot dates .* at least 38"):
+        make_splits(weekly(37), 90, 26, 26, 13, 13)
 
 
 def test_labeled_dates_stop_a_horizon_before_the_export():

@@ -96,3 +96,29 @@ def test_labeled_rows_start_with_the_first_observable_churn():
         d[3],
         d[5],
     ]
+
+
+def test_an_export_without_churn_in_training_is_refused_by_name(tmp_path, snapshots, manifest):
+    import json
+
+    import pytest
+
+    from data.errors import ContractError
+    from data.params import BaseParams
+    from training.params import EvaluateParams, TrainParams
+    from training.stages import train
+
+    quiet = snapshots.assign(churned=snapshots["churned"] * 0)
+    (tmp_path / "features").mkdir()
+    quiet.to_parquet(tmp_path / "features" / "snapshots.parquet", index=False)
+    (tmp_path / "features" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ContractError, match=r"churned.*inner weeks .* hold no churn"):
+        train(
+            tmp_path / "features",
+            tmp_path / "train",
+            BaseParams(horizon_days=28),
+            TrainParams(tuning_minutes=0),
+            EvaluateParams(test_weeks=8),
+            tmp_path / "mlflow",
+        )
+    assert not (tmp_path / "train").exists()
