@@ -1,12 +1,23 @@
 """Account and money features: tenure, life, segment, MRR, plan, billing interval, renewal.
 
+The renewal is timed two ways: by the end of the current paid period, and by the monthly and
+yearly anniversaries of the subscription's start (known however the export records periods).
+
 The subscriptions seen at `as_of` are those starting before it; of those, the ones covering
 the day before `as_of` are the current paid periods (their end dates are known in advance, so
 the renewal distance may use them). MRR now is their summed mrr (0 when none covers it);
 plan, billing interval and renewal distance come from the largest of them.
+
+That holds only when the rows are billing periods. Some exports hold one row per unbroken
+subscription instead, its end date filled in when the client cancels: there the end of a running
+subscription is the churn itself, unknown at `as_of`. `billing_period_share` tells the two apart
+(billing periods are renewed by the next row; a subscription row never is); below
+`BILLING_PERIODS_MIN_SHARE` the features that read the end of the running period are left out.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 import duckdb
 
@@ -14,6 +25,28 @@ from features.manifest import Feature
 
 MONTHLY_MAX_DAYS = 59  # periods up to this long bill monthly
 ANNUAL_MIN_DAYS = 300  # periods at least this long bill annually
+RENEWED_WITHIN_DAYS = 3  # a billing period is renewed by a row starting this soon after it
+BILLING_PERIODS_MIN_SHARE = 0.3
+READS_PERIOD_END = ("account_billing_interval", "account_days_to_period_end")
+
+
+def billing_period_share(con: duckdb.DuckDBPyConnection, before: dt.date) -> float | None:
+    """Share of rows ended before `before` that the same account renews right away (or None).
+
+    Billing periods are mostly followed by the next one; one row per unbroken subscription
+    never is (a renewal would have been the same row).
+    """
+    share, ended = con.execute(
+        f"""WITH ordered AS (
+                SELECT end_date, lead(start_date) OVER (
+                    PARTITION BY account_id ORDER BY start_date, end_date) AS next_start
+                FROM subscriptions)
+            SELECT avg(CASE WHEN next_start - end_date BETWEEN 0 AND {RENEWED_WITHIN_DAYS}
+                       THEN 1.0 ELSE 0.0 END), count(*)
+            FROM ordered WHERE end_date < ?""",
+        [before],
+    ).fetchone()
+    return float(share) if ended else None
 
 
 def _f(name: str, dtype: str, unit: str, text: str) -> Feature:
@@ -39,9 +72,33 @@ def account_features() -> list[Feature]:
         _f("account_plan", "category", "label", "Current plan"),
         _f("account_billing_interval", "category", "label", "Monthly or annual billing"),
         _f("account_days_to_period_end", "int", "days", "Days until the paid period ends"),
+        _f(
+            "account_days_to_anniversary",
+            "int",
+            "days",
+            "Days until the next yearly anniversary of the subscription's start",
+        ),
+        _f(
+            "account_days_to_monthiversary",
+            "int",
+            "days",
+            "Days until the next monthly anniversary of the subscription's start",
+        ),
         _f("account_industry", "category", "label", "Industry"),
         _f("account_region", "category", "label", "Region"),
     ]
+
+
+def _days_to_next(unit: str) -> str:
+    """SQL: days from `as_of` to the next `unit` anniversary of the life's start (0 on the day).
+
+    Contracts renew on these dates, so they time the renewal even when no end date is known
+    in advance.
+    """
+    n = f"date_diff('{unit}', k.life_start, k.as_of)"
+    at = f"CAST(date_add(k.life_start, to_{unit}s({n})) AS DATE)"
+    after = f"CAST(date_add(k.life_start, to_{unit}s({n} + 1)) AS DATE)"
+    return f"CAST(CASE WHEN {at} >= k.as_of THEN {at} ELSE {after} END - k.as_of AS INTEGER)"
 
 
 def build_accounts(con: duckdb.DuckDBPyConnection) -> list[Feature]:
@@ -75,6 +132,8 @@ def build_accounts(con: duckdb.DuckDBPyConnection) -> list[Feature]:
              WHEN m.end_date - m.start_date + 1 >= {ANNUAL_MIN_DAYS} THEN 'annual'
              ELSE 'other' END AS account_billing_interval,
         CAST(m.end_date - k.as_of AS INTEGER) AS account_days_to_period_end,
+        {_days_to_next("year")} AS account_days_to_anniversary,
+        {_days_to_next("month")} AS account_days_to_monthiversary,
         a.industry AS account_industry, a.region AS account_region
         FROM keys k JOIN accounts a USING (account_id) LEFT JOIN now n USING (sid)
         LEFT JOIN main m USING (sid) LEFT JOIN ago g USING (sid)"""

@@ -18,7 +18,12 @@ from data.console import progress
 from data.contract import OPTIONAL_SOURCES, TABLES
 from data.io import atomic_dir, read_json, write_json
 from data.params import BaseParams
-from features.accounts import build_accounts
+from features.accounts import (
+    BILLING_PERIODS_MIN_SHARE,
+    READS_PERIOD_END,
+    billing_period_share,
+    build_accounts,
+)
 from features.contacts import build_contacts
 from features.key_events import learn_key_events
 from features.lives import build_lives, build_snapshots, snapshot_dates
@@ -211,6 +216,21 @@ def left_out(report: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _period_end_left_out(
+    con: duckdb.DuckDBPyConnection, export_date: dt.date, grace_gap_days: int
+) -> dict[str, str]:
+    """The renewal features, when the subscription rows are not billing periods."""
+    share = billing_period_share(con, export_date - dt.timedelta(days=grace_gap_days))
+    if share is None or share >= BILLING_PERIODS_MIN_SHARE:
+        return {}
+    why = (
+        f"subscriptions are not billing periods (only {share:.0%} of ended rows are renewed by "
+        "the next row), so a running subscription's end date is its churn, unknown beforehand"
+    )
+    log.warning("renewal features left out: %s", why)
+    return dict.fromkeys(READS_PERIOD_END, why)
+
+
 def features(
     validated_dir: Path, out_dir: Path, base: BaseParams, params: FeaturesParams
 ) -> dict[str, Any]:
@@ -230,7 +250,7 @@ def features(
         try:
             dates = _make_keys(con, base, params, export_date, present)
             built, key_events = _build_families(con, present, base, params)
-            dropped = left_out(report)
+            dropped = left_out(report) | _period_end_left_out(con, export_date, base.grace_gap_days)
             if dropped:
                 log.info("columns missing, features left out: %s", dropped)
             built = [(t, [f for f in feats if f.name not in dropped]) for t, feats in built]

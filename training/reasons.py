@@ -174,6 +174,12 @@ PHRASES: dict[str, Callable[[float, Row], str]] = {
     ),
     "rating_count": lambda v, r: f"Rated {_count(v, 'time')} by the manager",
     "account_days_to_period_end": _renewal,
+    "account_days_to_anniversary": lambda v, r: (
+        "Contract anniversary today" if v == 0 else f"Contract anniversary in {_days(v)}"
+    ),
+    "account_days_to_monthiversary": lambda v, r: (
+        "Monthly anniversary today" if v == 0 else f"Monthly anniversary in {_days(v)}"
+    ),
     "account_tenure_days": lambda v, r: f"Customer for {_months(v)}",
     "account_life_days": lambda v, r: f"Current subscription running for {_months(v)}",
     "account_life": lambda v, r: (

@@ -81,7 +81,8 @@ def _subscriptions(rng: np.random.Generator, account: str, start: pd.Timestamp) 
                 "plan": str(rng.choice(["basic", "pro"])),
             }
         )
-        gap = int(rng.choice([1, 1, 1, 1, 6, 29, 30, 31, 45, 120]))
+        # Mostly renewed right away (billing periods), often lapsing or restarting.
+        gap = int(rng.choice([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 6, 29, 30, 31, 45, 120]))
         day = end + pd.Timedelta(days=gap)
     if rng.random() < 0.3:
         rows[-1]["end_date"] = None

@@ -176,6 +176,8 @@ def _account(account: pd.Series, subs: pd.DataFrame, snap: pd.Series) -> dict:
         "account_tenure_days": (as_of - account["created_at"]).days,
         "account_life": snap["life"],
         "account_life_days": (as_of - snap["life_start"]).days,
+        "account_days_to_anniversary": _days_to_next(snap["life_start"], as_of, 12),
+        "account_days_to_monthiversary": _days_to_next(snap["life_start"], as_of, 1),
         "account_segment": account["segment"],
         "account_mrr_now": current["mrr"].sum(),
         "account_mrr_change_90d": current["mrr"].sum() - covering(as_of - 91 * DAY)["mrr"].sum(),
@@ -197,6 +199,14 @@ def _account(account: pd.Series, subs: pd.DataFrame, snap: pd.Series) -> dict:
         if pd.notna(top["end_date"]):
             out["account_days_to_period_end"] = (top["end_date"] - as_of).days
     return out
+
+
+def _days_to_next(start: pd.Timestamp, as_of: pd.Timestamp, months: int) -> int:
+    """Days to the first date `start + k * months` (month ends clamped) on or after `as_of`."""
+    k = 0
+    while (day := start + pd.DateOffset(months=k * months)) < as_of:
+        k += 1
+    return (day - as_of).days
 
 
 def _prepare(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

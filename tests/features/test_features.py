@@ -278,3 +278,31 @@ def test_features_needing_a_column_the_export_lacks_are_left_out(write_validated
     )
     assert "tickets_opened_30d" in names and "usage_events_7d" in names
     assert not gone & set(pd.read_parquet(out / "snapshots.parquet").columns)
+
+
+def test_subscription_rows_that_are_not_billing_periods_do_not_tell_the_renewal(
+    write_validated, tmp_path
+):
+    # One row per unbroken subscription, its end filled in at cancellation: the end of a
+    # running row is the churn itself, so features must not read it.
+    spells = tables()
+    spells["subscriptions"] = pd.DataFrame(
+        [
+            ("a", "2024-01-01", None, 100.0, "pro"),
+            ("b", "2024-01-01", "2024-02-14", 80.0, "pro"),
+        ],
+        columns=["account_id", "start_date", "end_date", "mrr", "plan"],
+    )
+    settings = FeaturesParams(key_events=["export"], history_start="subscriptions")
+    billing = features(
+        write_validated(tables(), EXPORT), tmp_path / "billing", BaseParams(), settings
+    )
+    assert "account_days_to_period_end" in {f["name"] for f in billing["features"]}
+    assert not billing["features_left_out"]
+    out = tmp_path / "spells"
+    manifest = features(write_validated(spells, EXPORT), out, BaseParams(), settings)
+    gone = {"account_days_to_period_end", "account_billing_interval"}
+    assert gone <= set(manifest["features_left_out"])
+    assert "not billing periods" in manifest["features_left_out"]["account_days_to_period_end"]
+    assert not gone & set(pd.read_parquet(out / "snapshots.parquet").columns)
+    assert "account_mrr_now" in {f["name"] for f in manifest["features"]}

@@ -74,6 +74,7 @@ def test_stage_equals_reference_on_random_worlds(seed, world, write_validated, r
     tables, export = world(seed, n_accounts=18, days=330)
     manifest = check(write_validated(tables, export), tmp_path / "out", reference, ["export"])
     assert 0 < manifest["labeled_rows"] < manifest["rows"]
+    assert not manifest["features_left_out"]  # every feature is compared
     assert {"usage", "tickets", "contacts", "rating", "account"} == {
         f["source"] for f in manifest["features"]
     }
