@@ -62,8 +62,10 @@ def last_months(t: Tables, months: int = 15) -> Tables:
 
 def numeric_ids(t: Tables) -> Tables:
     known = {a: str(1000 + i) for i, a in enumerate(t["accounts"]["account_id"])}
-    ids = lambda f: f["account_id"].map(known).fillna(f["account_id"])  # orphans keep theirs
-    return {name: f.assign(account_id=ids) for name, f in t.items()}
+    return {  # orphan rows keep their ids
+        name: f.assign(account_id=f["account_id"].map(known).fillna(f["account_id"]))
+        for name, f in t.items()
+    }
 
 
 def coarse_timestamps(t: Tables) -> Tables:

@@ -36,7 +36,7 @@ def billing_period_share(con: duckdb.DuckDBPyConnection, before: dt.date) -> flo
     Billing periods are mostly followed by the next one; one row per unbroken subscription
     never is (a renewal would have been the same row).
     """
-    share, ended = con.execute(
+    row = con.execute(
         f"""WITH ordered AS (
                 SELECT end_date, lead(start_date) OVER (
                     PARTITION BY account_id ORDER BY start_date, end_date) AS next_start
@@ -46,6 +46,7 @@ def billing_period_share(con: duckdb.DuckDBPyConnection, before: dt.date) -> flo
             FROM ordered WHERE end_date < ?""",
         [before],
     ).fetchone()
+    share, ended = row if row else (None, 0)
     return float(share) if ended else None
 
 
