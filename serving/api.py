@@ -29,6 +29,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving.settings import Settings
@@ -240,7 +241,14 @@ def load(settings: Settings) -> Loaded:
 
 
 # ---------------------------------------------------------------- the app
-def _current(request: Request) -> Loaded:
+# Dependencies and routes that only read memory are `async`: FastAPI runs a plain `def` in its
+# thread pool, a hop that costs more than the lookup itself. Live predict scores a few rows in
+# place (well under a millisecond) and hands larger requests to the pool, so that a 100-row
+# request does not hold up the event loop.
+INLINE_PREDICT_ROWS = 4
+
+
+async def _current(request: Request) -> Loaded:
     loaded = request.app.state.loaded
     if loaded is None:
         raise ApiError(503, "not_ready", "scores and model are not loaded yet")
@@ -294,7 +302,7 @@ def create_app(settings: Settings | None = None, *, preload: Loaded | None = Non
 
     app.state.reload_now = reload_now
 
-    def api_key(request: Request) -> None:
+    async def api_key(request: Request) -> None:
         given = request.headers.get("x-api-key", "").encode()
         ok = False
         for key in keys:  # every key compared, in constant time
@@ -306,12 +314,12 @@ def create_app(settings: Settings | None = None, *, preload: Loaded | None = Non
     app.add_middleware(_Guard, settings=settings)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
-    def healthz() -> Health:
+    async def healthz() -> Health:
         """The process is alive."""
         return Health(status="ok")
 
     @app.get("/readyz", response_model=Health, tags=["health"], responses={503: {"model": Health}})
-    def readyz(request: Request) -> Any:
+    async def readyz(request: Request) -> Any:
         """Model and scores are loaded."""
         loaded = request.app.state.loaded
         if loaded is None or not loaded.lookup:
@@ -328,7 +336,7 @@ def create_app(settings: Settings | None = None, *, preload: Loaded | None = Non
         tags=["risk"],
         responses={404: {"model": Error, "description": "Account not in the latest scores"}},
     )
-    def account_risk(account_id: str, loaded: Current) -> Response:
+    async def account_risk(account_id: str, loaded: Current) -> Response:
         """An account's risk from the latest weekly scores."""
         body = loaded.lookup.get(account_id)
         if body is None:
@@ -336,7 +344,7 @@ def create_app(settings: Settings | None = None, *, preload: Loaded | None = Non
         return Response(content=body, media_type="application/json")
 
     @app.post("/v1/accounts/risk", response_model=RiskBatchResponse, dependencies=v1, tags=["risk"])
-    def accounts_risk(body: RiskBatchRequest, loaded: Current) -> Any:
+    async def accounts_risk(body: RiskBatchRequest, loaded: Current) -> Any:
         """The same for a list of ids (at most CHURN_MAX_BATCH)."""
         if len(body.account_ids) > settings.max_batch:
             raise ApiError(
@@ -349,7 +357,7 @@ def create_app(settings: Settings | None = None, *, preload: Loaded | None = Non
         )
 
     @app.post("/v1/predict", response_model=PredictResponse, dependencies=v1, tags=["risk"])
-    def predict(body: PredictRequest, loaded: Current) -> Any:
+    async def predict(body: PredictRequest, loaded: Current) -> Any:
         """Live score of feature rows, validated against the model's features."""
         from serving.live import FeatureError
 
@@ -360,7 +368,10 @@ def create_app(settings: Settings | None = None, *, preload: Loaded | None = Non
                 f"at most {settings.max_predict_rows} rows (CHURN_MAX_PREDICT_ROWS)",
             )
         try:
-            predictions = loaded.predictor.predict(body.rows)
+            if len(body.rows) <= INLINE_PREDICT_ROWS:
+                predictions = loaded.predictor.predict(body.rows)
+            else:
+                predictions = await run_in_threadpool(loaded.predictor.predict, body.rows)
         except FeatureError as err:
             raise ApiError(422, "invalid_feature", str(err)) from None
         return Response(
@@ -371,7 +382,7 @@ def create_app(settings: Settings | None = None, *, preload: Loaded | None = Non
         )
 
     @app.get("/v1/model", response_model=ModelCard, dependencies=v1, tags=["model"])
-    def model_card(loaded: Current) -> Any:
+    async def model_card(loaded: Current) -> Any:
         """Name, version, alias, training date, test metrics and features of the model."""
         return loaded.model_card | {"loaded_at": loaded.loaded_at}
 

@@ -104,6 +104,20 @@ def test_live_predict_equals_the_saved_model(client, feature_rows, settings):
     np.testing.assert_allclose(got, expected, rtol=1e-9)
 
 
+def test_a_larger_predict_request_is_scored_off_the_event_loop_alike(feature_rows, settings):
+    from serving.api import INLINE_PREDICT_ROWS
+
+    rows, snaps = feature_rows
+    n = INLINE_PREDICT_ROWS + 3
+    model, _ = load_model(Path(settings.model))
+    with TestClient(create_app(settings.model_copy(update={"max_predict_rows": n}))) as c:
+        big = c.post("/v1/predict", json={"rows": rows[:n]}, headers=HEADERS).json()
+        small = c.post("/v1/predict", json={"rows": rows[:1]}, headers=HEADERS).json()
+    got = [p["probability"] for p in big["predictions"]]
+    np.testing.assert_allclose(got, model.predict_proba(snaps.head(n))[:, 1], rtol=1e-9)
+    assert small["predictions"][0] == big["predictions"][0]
+
+
 def test_live_predictor_matches_explain_reasons(feature_rows, settings):
     rows, snaps = feature_rows
     model, meta = load_model(Path(settings.model))
