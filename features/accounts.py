@@ -1,7 +1,8 @@
 """Account and money features: tenure, life, segment, MRR, plan, billing interval, renewal.
 
-The renewal is timed two ways: by the end of the current paid period, and by the monthly and
-yearly anniversaries of the subscription's start (known however the export records periods).
+The renewal is timed by the end of the current paid period or, when the export's rows are not
+billing periods (below), by the monthly and yearly anniversaries of the subscription's start;
+never both, which would say the same thing twice in an account's reasons.
 
 The subscriptions seen at `as_of` are those starting before it; of those, the ones covering
 the day before `as_of` are the current paid periods (their end dates are known in advance, so
@@ -28,6 +29,7 @@ ANNUAL_MIN_DAYS = 300  # periods at least this long bill annually
 RENEWED_WITHIN_DAYS = 3  # a billing period is renewed by a row starting this soon after it
 BILLING_PERIODS_MIN_SHARE = 0.3
 READS_PERIOD_END = ("account_billing_interval", "account_days_to_period_end")
+ANNIVERSARIES = ("account_days_to_anniversary", "account_days_to_monthiversary")
 
 
 def billing_period_share(con: duckdb.DuckDBPyConnection, before: dt.date) -> float | None:

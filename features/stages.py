@@ -19,6 +19,7 @@ from data.contract import OPTIONAL_SOURCES, TABLES
 from data.io import atomic_dir, read_json, write_json
 from data.params import BaseParams
 from features.accounts import (
+    ANNIVERSARIES,
     BILLING_PERIODS_MIN_SHARE,
     READS_PERIOD_END,
     billing_period_share,
@@ -216,13 +217,15 @@ def left_out(report: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _period_end_left_out(
+def _renewal_left_out(
     con: duckdb.DuckDBPyConnection, export_date: dt.date, grace_gap_days: int
 ) -> dict[str, str]:
-    """The renewal features, when the subscription rows are not billing periods."""
+    """One way to time the renewal: the paid period's end if rows are billing periods."""
     share = billing_period_share(con, export_date - dt.timedelta(days=grace_gap_days))
     if share is None or share >= BILLING_PERIODS_MIN_SHARE:
-        return {}
+        return dict.fromkeys(
+            ANNIVERSARIES, "the end of the paid period tells the renewal date (billing periods)"
+        )
     why = (
         f"subscriptions are not billing periods (only {share:.0%} of ended rows are renewed by "
         "the next row), so a running subscription's end date is its churn, unknown beforehand"
@@ -250,9 +253,9 @@ def features(
         try:
             dates = _make_keys(con, base, params, export_date, present)
             built, key_events = _build_families(con, present, base, params)
-            dropped = left_out(report) | _period_end_left_out(con, export_date, base.grace_gap_days)
+            dropped = left_out(report) | _renewal_left_out(con, export_date, base.grace_gap_days)
             if dropped:
-                log.info("columns missing, features left out: %s", dropped)
+                log.info("features left out: %s", dropped)
             built = [(t, [f for f in feats if f.name not in dropped]) for t, feats in built]
             rows, labeled = _write(con, built, tmp / "snapshots.parquet")
         finally:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from data.params import BaseParams
+from features.accounts import ANNIVERSARIES
 from features.params import FeaturesParams
 from features.stages import features
 
@@ -298,11 +299,21 @@ def test_subscription_rows_that_are_not_billing_periods_do_not_tell_the_renewal(
         write_validated(tables(), EXPORT), tmp_path / "billing", BaseParams(), settings
     )
     assert "account_days_to_period_end" in {f["name"] for f in billing["features"]}
-    assert not billing["features_left_out"]
+    assert set(billing["features_left_out"]) == set(ANNIVERSARIES)  # one way to time it
     out = tmp_path / "spells"
     manifest = features(write_validated(spells, EXPORT), out, BaseParams(), settings)
     gone = {"account_days_to_period_end", "account_billing_interval"}
     assert gone <= set(manifest["features_left_out"])
     assert "not billing periods" in manifest["features_left_out"]["account_days_to_period_end"]
-    assert not gone & set(pd.read_parquet(out / "snapshots.parquet").columns)
+    snaps = pd.read_parquet(out / "snapshots.parquet")
+    assert not gone & set(snaps.columns)
     assert "account_mrr_now" in {f["name"] for f in manifest["features"]}
+    # The renewal is then timed by the anniversaries of each life's start (a, b: 2024-01-01).
+    as_of = pd.to_datetime(snaps["as_of"])
+    start = T("2024-01-01")
+    assert snaps["account_days_to_anniversary"].tolist() == [
+        (T(f"{d.year + (d > start)}-01-01") - d).days for d in as_of
+    ]
+    assert snaps["account_days_to_monthiversary"].tolist() == [
+        (d + pd.offsets.MonthBegin(0) - d).days for d in as_of
+    ]
