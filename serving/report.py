@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
-from serving.params import ReportParams  # noqa: E402
+from serving.params import ReportParams, ScoreParams  # noqa: E402
 from training.backtest import list_label  # noqa: E402
 
 TIER_COLORS = {1: "#c0392b", 2: "#e67e22", 3: "#f1c40f", 4: "#27ae60"}
@@ -271,6 +271,6 @@ def render(
         else None,
         "stale_days": STALE_DAYS,
         "quiet_days": QUIET_DAYS,
-        "min_points": _points(summary.get("min_contribution", 0.005)),
+        "min_points": _points(summary.get("min_contribution", ScoreParams().min_contribution)),
     }
     return env.get_template("report.html.j2").render(**context)

@@ -109,7 +109,7 @@ def train(
     frames = split_frames(rows, splits)
     for name, frame in frames.items():
         log.info("%s: %d rows, churn rate %.4f", name, len(frame), frame["churned"].mean())
-    for name in ("inner", "validation", "train", "calibration"):
+    for name in ("inner", "validation", "calibration"):  # `train` is inner + gap + validation
         labels = frames[name]["churned"]
         if labels.nunique() < 2:
             dates = frames[name]["as_of"]
