@@ -8,7 +8,8 @@ tool's export might look (a source missing, optional columns missing, Parquet in
 a year of history, numeric ids, date-only timestamps, daily counts instead of events, ...)
 and runs validate → features → train → evaluate → explain → compare → score → report in its
 own folder, with a short tuning budget. Prints one line per variant: `ok` with the model's
-test ROC AUC and ECE, or the stage that failed with the end of its error output.
+test ROC AUC and ECE and the share of ended subscription rows renewed by the next one (below 30%
+they are not billing periods), or the stage that failed with the end of its error output.
 """
 
 from __future__ import annotations
@@ -166,14 +167,11 @@ STAGES = [
 ]
 
 
-def write_variant(source: Path, folder: Path, name: str, params: dict) -> None:
+def write_variant(tables: Tables, folder: Path, name: str, params: dict) -> None:
     if folder.exists():
         shutil.rmtree(folder)
     (folder / "raw").mkdir(parents=True)
-    tables = {
-        p.stem: pd.read_csv(p, dtype=str, keep_default_na=False) for p in source.glob("*.csv")
-    }
-    for table, frame in VARIANTS[name](tables).items():
+    for table, frame in VARIANTS[name](dict(tables)).items():  # variants replace, never edit
         if name == "parquet":
             frame.replace("", None).to_parquet(folder / "raw" / f"{table}.parquet", index=False)
         else:
@@ -190,7 +188,13 @@ def run_variant(folder: Path) -> str:
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
             return f"FAILED at {stage[0]} (exit {done.returncode}): " + " | ".join(tail)
     model = json.loads((folder / "outputs/evaluate/metrics.json").read_text())["model"]
-    return f"ok  test ROC AUC {model['roc_auc']:.3f}, ECE {model['ece']:.3f}"
+    manifest = json.loads((folder / "outputs/features/manifest.json").read_text())
+    renewed = manifest["subscription_rows_renewed_share"]
+    shown = "-" if renewed is None else f"{renewed:.0%}"
+    return (
+        f"ok  test ROC AUC {model['roc_auc']:.3f}, ECE {model['ece']:.3f}, "
+        f"subscription rows renewed {shown}"
+    )
 
 
 def main() -> None:
@@ -212,13 +216,17 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
+    tables = {
+        p.stem: pd.read_csv(p, dtype=str, keep_default_na=False)
+        for p in (world / "raw").glob("*.csv")
+    }
     params = yaml.safe_load(args.params.read_text())
     params["train"]["tuning_minutes"] = args.tuning_minutes
     failed = 0
     for name in args.only:
         started = time.perf_counter()
         folder = args.work / name
-        write_variant(world / "raw", folder, name, params)
+        write_variant(tables, folder, name, params)
         outcome = run_variant(folder.resolve())
         failed += not outcome.startswith("ok")
         print(f"{name:26s} {outcome}  ({time.perf_counter() - started:.0f}s)", flush=True)

@@ -217,11 +217,8 @@ def left_out(report: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _renewal_left_out(
-    con: duckdb.DuckDBPyConnection, export_date: dt.date, grace_gap_days: int
-) -> dict[str, str]:
-    """One way to time the renewal: the paid period's end if rows are billing periods."""
-    share = billing_period_share(con, export_date - dt.timedelta(days=grace_gap_days))
+def _renewal_left_out(share: float | None) -> dict[str, str]:
+    """One way to time the renewal, from the share of subscription rows renewed right away."""
     if share is None or share >= BILLING_PERIODS_MIN_SHARE:
         return dict.fromkeys(
             ANNIVERSARIES, "the end of the paid period tells the renewal date (billing periods)"
@@ -253,7 +250,10 @@ def features(
         try:
             dates = _make_keys(con, base, params, export_date, present)
             built, key_events = _build_families(con, present, base, params)
-            dropped = left_out(report) | _renewal_left_out(con, export_date, base.grace_gap_days)
+            renewed = billing_period_share(
+                con, export_date - dt.timedelta(days=base.grace_gap_days)
+            )
+            dropped = left_out(report) | _renewal_left_out(renewed)
             if dropped:
                 log.info("features left out: %s", dropped)
             built = [(t, [f for f in feats if f.name not in dropped]) for t, feats in built]
@@ -273,5 +273,6 @@ def features(
             labeled_rows=labeled,
         )
         manifest["features_left_out"] = dropped
+        manifest["subscription_rows_renewed_share"] = renewed
         write_json(manifest, tmp / "manifest.json")
     return manifest

@@ -305,6 +305,8 @@ def test_subscription_rows_that_are_not_billing_periods_do_not_tell_the_renewal(
     gone = {"account_days_to_period_end", "account_billing_interval"}
     assert gone <= set(manifest["features_left_out"])
     assert "not billing periods" in manifest["features_left_out"]["account_days_to_period_end"]
+    assert manifest["subscription_rows_renewed_share"] == 0.0
+    assert billing["subscription_rows_renewed_share"] >= 0.3
     snaps = pd.read_parquet(out / "snapshots.parquet")
     assert not gone & set(snaps.columns)
     assert "account_mrr_now" in {f["name"] for f in manifest["features"]}
