@@ -83,6 +83,7 @@ SUBSCRIPTIONS = Table(
         Column("end_date", D),
         Column("mrr", N, required=True, min_value=0),
         Column("plan", S),
+        Column("billing_interval", S),
     ),
     required=True,
     ordered=("start_date", "end_date"),

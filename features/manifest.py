@@ -22,6 +22,7 @@ class Feature:
     window: str | None
     unit: str
     description: str
+    event_type: str | None = None  # the event type a per-type usage count counts
 
 
 def build_manifest(
@@ -32,7 +33,7 @@ def build_manifest(
     horizon_days: int,
     grace_gap_days: int,
     frequency: str,
-    key_events: Sequence[str],
+    event_types: Sequence[str],
     snapshot_dates: Sequence[dt.date],
     rows: int,
     labeled_rows: int,
@@ -48,7 +49,7 @@ def build_manifest(
         "horizon_days": horizon_days,
         "grace_gap_days": grace_gap_days,
         "frequency": frequency,
-        "key_events": list(key_events),
+        "event_types": list(event_types),
         "snapshot_dates": {
             "first": snapshot_dates[0].isoformat() if snapshot_dates else None,
             "last": snapshot_dates[-1].isoformat() if snapshot_dates else None,

@@ -13,8 +13,10 @@ class FeaturesParams(Section):
     """How snapshots and features are built."""
 
     frequency: str = "W-MON"  # pandas offset alias of the snapshot dates
-    key_events: list[str] | None = None  # None: learn the most informative event types
-    n_key_events: int = Field(3, ge=0)
+    # Event types counted one by one; None: every type of the export, up to max_event_types
+    # (past it, the most frequent: list them here so the choice never depends on the export).
+    event_types: list[str] | None = None
+    max_event_types: int = Field(20, ge=0)
     memory_limit: str = "3GB"  # DuckDB's own limit; the process peaks about 1 GiB above it
     threads: int | None = Field(None, ge=1)
     # Where the snapshot calendar starts: the first day every present source has rows for

@@ -18,25 +18,18 @@ from data.console import progress
 from data.contract import OPTIONAL_SOURCES, TABLES
 from data.io import atomic_dir, read_json, write_json
 from data.params import BaseParams
-from features.accounts import (
-    ANNIVERSARIES,
-    BILLING_PERIODS_MIN_SHARE,
-    READS_PERIOD_END,
-    billing_period_share,
-    build_accounts,
-)
+from features.accounts import build_accounts
 from features.contacts import build_contacts
-from features.key_events import learn_key_events
 from features.lives import build_lives, build_snapshots, snapshot_dates
 from features.manifest import EXTRA_COLUMNS, ID_COLUMNS, LABEL, Feature, build_manifest
 from features.params import FeaturesParams
 from features.ratings import build_ratings
 from features.tickets import build_tickets
-from features.usage import build_usage, prepare_usage
+from features.usage import build_usage, choose_event_types, prepare_usage
 
 log = logging.getLogger(__name__)
 
-# Optional source -> (family table, builder). Usage is handled apart (it needs key events).
+# Optional source -> (family table, builder). Usage is handled apart (it needs event types).
 FAMILIES: dict[str, tuple[str, Callable[[duckdb.DuckDBPyConnection], list[Feature]]]] = {
     "tickets": ("f_tickets", build_tickets),
     "contacts": ("f_contacts", build_contacts),
@@ -125,32 +118,29 @@ def _timed(bar: Any, label: str, run: Callable[[], list[Feature]]) -> list[Featu
 
 
 def _build_families(
-    con: duckdb.DuckDBPyConnection, present: list[str], base: BaseParams, params: FeaturesParams
+    con: duckdb.DuckDBPyConnection, present: list[str], params: FeaturesParams
 ) -> tuple[list[tuple[str, list[Feature]]], list[str]]:
     steps = 1 + ("usage_events" in present) + sum(s in present for s in FAMILIES)
     built: list[tuple[str, list[Feature]]] = []
-    key_events: list[str] = []
+    event_types: list[str] = []
     with progress(total=steps, desc="features", unit="family") as bar:
         if "usage_events" in present:
             started = time.perf_counter()
+            event_types = choose_event_types(con, params.event_types, params.max_event_types)
             prepare_usage(con)
-            if params.key_events is None:
-                key_events = learn_key_events(con, base.horizon_days, params.n_key_events)
-            else:
-                key_events = list(params.key_events)
             log.info(
-                "usage: aggregated to days in %.1f s; key events %s",
+                "usage: aggregated to days in %.1f s; counted per type: %s",
                 time.perf_counter() - started,
-                key_events,
+                event_types,
             )
-            built.append(("f_usage", _timed(bar, "usage", lambda: build_usage(con, key_events))))
+            built.append(("f_usage", _timed(bar, "usage", lambda: build_usage(con, event_types))))
         for source, (table, build) in FAMILIES.items():
             if source in present:
                 built.append((table, _timed(bar, source, functools.partial(build, con))))
         built.insert(
             0, ("f_accounts", _timed(bar, "account", functools.partial(build_accounts, con)))
         )
-    return built, key_events
+    return built, event_types
 
 
 def _select_sql(built: list[tuple[str, list[Feature]]]) -> str:
@@ -217,20 +207,6 @@ def left_out(report: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _renewal_left_out(share: float | None) -> dict[str, str]:
-    """One way to time the renewal, from the share of subscription rows renewed right away."""
-    if share is None or share >= BILLING_PERIODS_MIN_SHARE:
-        return dict.fromkeys(
-            ANNIVERSARIES, "the end of the paid period tells the renewal date (billing periods)"
-        )
-    why = (
-        f"subscriptions are not billing periods (only {share:.0%} of ended rows are renewed by "
-        "the next row), so a running subscription's end date is its churn, unknown beforehand"
-    )
-    log.warning("renewal features left out: %s", why)
-    return dict.fromkeys(READS_PERIOD_END, why)
-
-
 def features(
     validated_dir: Path, out_dir: Path, base: BaseParams, params: FeaturesParams
 ) -> dict[str, Any]:
@@ -249,11 +225,8 @@ def features(
         con = _connect(validated_dir, params, Path(spill))
         try:
             dates = _make_keys(con, base, params, export_date, present)
-            built, key_events = _build_families(con, present, base, params)
-            renewed = billing_period_share(
-                con, export_date - dt.timedelta(days=base.grace_gap_days)
-            )
-            dropped = left_out(report) | _renewal_left_out(renewed)
+            built, event_types = _build_families(con, present, params)
+            dropped = left_out(report)
             if dropped:
                 log.info("features left out: %s", dropped)
             built = [(t, [f for f in feats if f.name not in dropped]) for t, feats in built]
@@ -267,12 +240,11 @@ def features(
             horizon_days=base.horizon_days,
             grace_gap_days=base.grace_gap_days,
             frequency=params.frequency,
-            key_events=key_events,
+            event_types=event_types,
             snapshot_dates=dates,
             rows=rows,
             labeled_rows=labeled,
         )
         manifest["features_left_out"] = dropped
-        manifest["subscription_rows_renewed_share"] = renewed
         write_json(manifest, tmp / "manifest.json")
     return manifest

@@ -1,11 +1,17 @@
-"""Usage features: volume, breadth, key use cases, trend, regularity and recency of product use.
+"""Usage features: volume, breadth, use of each event type, trend, regularity and recency.
 
 Events count as activity when their quantity is above 0; `events` sums quantity (a source may
 send daily counts). Days are UTC days, and a window `Nd` is `[as_of - N days, as_of)`.
+
+Each event type the stage is given (`features.event_types`, or every type of the export up to
+`features.max_event_types`: see `choose_event_types`) gets its own counts, so the model finds
+which uses matter: nothing here is chosen by looking at churn.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Sequence
 
 import duckdb
@@ -16,12 +22,70 @@ from features.windows import cumulate, island_deltas, look_up, utc_day
 WINDOWS = (7, 28, 90)
 WEEKS = 12  # regularity looks at the last 12 whole weeks before as_of
 
+log = logging.getLogger(__name__)
+
 
 def _f(name: str, dtype: str, window: str | None, unit: str, text: str) -> Feature:
     return Feature(name, dtype, "usage", window, unit, text)  # type: ignore[arg-type]
 
 
-def usage_features(with_key_events: bool) -> list[Feature]:
+def type_slugs(event_types: Sequence[str]) -> list[str]:
+    """Column-safe names of event types, unique (`Report View` -> `report_view`)."""
+    out: list[str] = []
+    for event_type in event_types:
+        slug = re.sub(r"[^a-z0-9]+", "_", event_type.lower()).strip("_") or "type"
+        name, n = slug, 1
+        while name in out:
+            n += 1
+            name = f"{slug}_{n}"
+        out.append(name)
+    return out
+
+
+def type_features(event_types: Sequence[str]) -> list[Feature]:
+    """The per-event-type counts, one per type and window."""
+    out = []
+    for event_type, slug in zip(event_types, type_slugs(event_types), strict=True):
+        for w in WINDOWS:
+            out.append(
+                Feature(
+                    f"usage_type_{slug}_{w}d",
+                    "float",
+                    "usage",
+                    f"{w}d",
+                    "events",
+                    f"'{event_type}' events, last {w} days",
+                    event_type=event_type,
+                )
+            )
+    return out
+
+
+def choose_event_types(
+    con: duckdb.DuckDBPyConnection, given: Sequence[str] | None, most: int
+) -> list[str]:
+    """The event types that get counts of their own: `given`, or the export's, up to `most`.
+
+    Past `most` types the most frequent are kept: that choice depends on the whole export, so
+    a warning asks for the list to be fixed in params.yaml (then past weeks never change).
+    """
+    if given is not None:
+        return list(given)
+    counts = con.execute(
+        "SELECT event_type, sum(quantity) AS n FROM usage_events WHERE quantity > 0 "
+        "GROUP BY ALL ORDER BY n DESC, event_type"
+    ).fetchall()
+    if len(counts) > most:
+        log.warning(
+            "%d event types: counts kept for the %d most frequent only; list them in "
+            "params.yaml features.event_types so the choice no longer depends on the export",
+            len(counts),
+            most,
+        )
+    return sorted(str(t) for t, _ in counts[:most])
+
+
+def usage_features(event_types: Sequence[str] = ()) -> list[Feature]:
     """The usage features, in column order."""
     out: list[Feature] = []
     for w in WINDOWS:
@@ -31,9 +95,7 @@ def usage_features(with_key_events: bool) -> list[Feature]:
             _f(f"usage_active_users_{w}d", "int", f"{w}d", "users", f"Users active, last {w} days"),
             _f(f"usage_event_types_{w}d", "int", f"{w}d", "types", f"Features used, last {w} days"),
         ]
-        if with_key_events:
-            text = f"Key use-case events, last {w} days"
-            out.append(_f(f"usage_key_events_{w}d", "float", f"{w}d", "events", text))
+    out += type_features(event_types)
     return out + [
         _f(
             "usage_events_per_user_28d",
@@ -92,17 +154,24 @@ def prepare_usage(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _daily_sql(key_events: Sequence[str]) -> str:
-    """SQL of one row per (account, day): sums, key-event sums and island deltas."""
-    names = ", ".join(f"'{k.replace(chr(39), chr(39) * 2)}'" for k in key_events) or "NULL"
-    keys = f"SELECT e FROM etypes WHERE event_type IN ({names})"
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _daily_sql(event_types: Sequence[str]) -> str:
+    """SQL of one row per (account, day): sums, per-type sums (`x0`, `x1`...), island deltas."""
+    per_type = "".join(
+        f", coalesce(sum(events) FILTER (WHERE e = (SELECT e FROM etypes "
+        f"WHERE event_type = {_sql_text(t)})), 0) AS x{i}"
+        for i, t in enumerate(event_types)
+    )
     users = ", ".join(f"n{w} AS u{w}" for w in WINDOWS)
     types = ", ".join(f"n{w} AS t{w}" for w in WINDOWS)
-    cols = ["events", "active", "key_events"] + [f"{p}{w}" for p in "ut" for w in WINDOWS]
+    cols = ["events", "active", *_type_columns(event_types)]
+    cols += [f"{p}{w}" for p in "ut" for w in WINDOWS]
     sums = ", ".join(f"coalesce(sum({c}), 0) AS {c}" for c in cols)
     return f"""
-        WITH ev AS (SELECT a, day, sum(events) AS events, 1 AS active,
-                    coalesce(sum(events) FILTER (WHERE e IN ({keys})), 0) AS key_events
+        WITH ev AS (SELECT a, day, sum(events) AS events, 1 AS active{per_type}
                     FROM usage_adt GROUP BY ALL),
         u AS (SELECT a, day, {users} FROM ({island_deltas("usage_aud", "u", WINDOWS)})),
         t AS (SELECT a, day, {types} FROM ({island_deltas("usage_adt", "e", WINDOWS)}))
@@ -111,25 +180,28 @@ def _daily_sql(key_events: Sequence[str]) -> str:
         GROUP BY a, day"""
 
 
-def build_usage(con: duckdb.DuckDBPyConnection, key_events: Sequence[str]) -> list[Feature]:
+def _type_columns(event_types: Sequence[str]) -> list[str]:
+    return [f"x{i}" for i in range(len(event_types))]
+
+
+def build_usage(con: duckdb.DuckDBPyConnection, event_types: Sequence[str]) -> list[Feature]:
     """Create table `f_usage` (sid, usage features) from the prepared usage tables."""
-    exprs = {c: f"sum({c})" for c in ("events", "active", "key_events")}
+    counted = ("events", "active", *_type_columns(event_types))
+    exprs = {c: f"sum({c})" for c in counted}
     exprs |= {f"{p}{w}": f"sum({p}{w})" for p in "ut" for w in WINDOWS}
     exprs["last_day"] = "max(CASE WHEN active > 0 THEN day END)"
     # The daily rows feed the running totals directly: never stored as a table of their own.
-    cumulate(con, f"({_daily_sql(key_events)})", "usage_cum", exprs)
+    cumulate(con, f"({_daily_sql(event_types)})", "usage_cum", exprs)
     con.execute("DROP TABLE usage_adt; DROP TABLE usage_aud")
     offsets: dict[int, list[str]] = {7 * i: ["events"] for i in range(1, WEEKS + 1)}
     offsets[0] = list(exprs)
     for w in WINDOWS:
-        offsets.setdefault(w, []).extend(
-            c for c in ("events", "active", "key_events") if c not in offsets[w]
-        )
+        offsets.setdefault(w, []).extend(c for c in counted if c not in offsets[w])
     offsets[56] = ["events"]
     look_up(con, "usage_cum", "usage_at", offsets, zero=[c for c in exprs if c != "last_day"])
     con.execute("DROP TABLE usage_cum")
 
-    feats = usage_features(bool(key_events))
+    feats = usage_features(event_types)
     win = []
     for w in WINDOWS:
         win += [
@@ -138,8 +210,8 @@ def build_usage(con: duckdb.DuckDBPyConnection, key_events: Sequence[str]) -> li
             f"CAST(u{w}_at0 AS INTEGER) AS usage_active_users_{w}d",
             f"CAST(t{w}_at0 AS INTEGER) AS usage_event_types_{w}d",
         ]
-        if key_events:
-            win.append(f"key_events_at0 - key_events_at{w} AS usage_key_events_{w}d")
+    for x, slug in zip(_type_columns(event_types), type_slugs(event_types), strict=True):
+        win += [f"{x}_at0 - {x}_at{w} AS usage_type_{slug}_{w}d" for w in WINDOWS]
     weeks = [f"(events_at{7 * i} - events_at{7 * i + 7})" for i in range(WEEKS)]
     mean = f"(({' + '.join(weeks)}) / {WEEKS})"
     var = " + ".join(f"power({wk} - {mean}, 2)" for wk in weeks)

@@ -17,7 +17,7 @@ import numpy as np
 
 from training.calibration import apply_calibrator
 from training.model import EPS, ChurnModel
-from training.reasons import sentence
+from training.reasons import quotable, sentence
 from training.tiers import assign_tiers
 
 NUMERIC = {"float", "int"}
@@ -113,15 +113,10 @@ class LivePredictor:
         tiers = assign_tiers(p, self.meta["tiers"])
         out = []
         for i, row in enumerate(rows):
-            up = [
-                j
-                for j in np.argsort(-c[i], kind="stable")[:n_up]
-                if c[i, j] > self.min_contribution
-            ]
+            ci = np.where([quotable(self.entries[n], row) for n in self.features], c[i], 0.0)
+            up = [j for j in np.argsort(-ci, kind="stable")[:n_up] if ci[j] > self.min_contribution]
             down = [
-                j
-                for j in np.argsort(c[i], kind="stable")[:n_down]
-                if c[i, j] < -self.min_contribution
+                j for j in np.argsort(ci, kind="stable")[:n_down] if ci[j] < -self.min_contribution
             ]
             out.append(
                 {

@@ -13,7 +13,7 @@ import pandas as pd
 
 from training.explain import Explanation, explain_batches, reason_frame
 from training.model import ChurnModel
-from training.reasons import sentence
+from training.reasons import quotable, sentence
 from training.tiers import assign_tiers
 
 # snapshot column -> score column, copied as they are (missing columns stay empty)
@@ -111,6 +111,8 @@ def _add_changes(
     moved = now.contributions[found] - before.contributions
     entries = {f["name"]: f for f in manifest["features"]}
     records: list[dict[str, Any]] = week.loc[found].to_dict("records")  # type: ignore[assignment]
+    said_of = [[quotable(entries[n], r) for n in now.features] for r in records]
+    moved = np.where(np.array(said_of, dtype=bool).reshape(moved.shape), moved, 0.0)
     order = np.argsort(-np.abs(moved), axis=1, kind="stable")[:, :n]
     texts = []
     for i, js in enumerate(order):

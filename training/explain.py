@@ -84,13 +84,20 @@ def explain(model: ChurnModel, frame: pd.DataFrame) -> Explanation:
 
 
 def top_drivers(
-    explanation: Explanation, n_up: int = 3, n_down: int = 2, floor: float = 0.0
+    explanation: Explanation,
+    n_up: int = 3,
+    n_down: int = 2,
+    floor: float = 0.0,
+    quotable: np.ndarray | None = None,
 ) -> tuple[list[list[int]], list[list[int]]]:
     """Per row, the feature indices that raise the probability most and lower it most.
 
-    Drivers that move the probability by `floor` points or less are left out.
+    Drivers that move the probability by `floor` points or less are left out, and so are the
+    cells where `quotable` (rows x features) is False.
     """
     c = explanation.contributions
+    if quotable is not None:
+        c = np.where(quotable, c, 0.0)
     order = np.argsort(-c, axis=1, kind="stable")[:, :n_up]
     up = [[int(j) for j in row if c[i, j] > floor] for i, row in enumerate(order)]
     down_order = np.argsort(c, axis=1, kind="stable")[:, :n_down]
@@ -159,14 +166,12 @@ def reason_frame(
     of sentences), drivers_up, drivers_down (the features behind them, same order), and
     contributions_up, contributions_down (their probability points).
     """
-    from training.reasons import sentence
+    from training.reasons import quotable, sentence
 
     entries = {f["name"]: f for f in manifest["features"]}
-    up, down = top_drivers(explanation, n_up, n_down, floor)
     needed = set(explanation.features) | {
         "usage_active_days_90d",
         "usage_events_90d",
-        "usage_key_events_90d",
         "usage_active_users_90d",
         "rating_age_days",
     }
@@ -174,6 +179,11 @@ def reason_frame(
         "records"
     )  # type: ignore[assignment]
     names = explanation.features
+    said = np.array(
+        [[quotable(entries[n], r) if n in entries else True for n in names] for r in records],
+        dtype=bool,
+    ).reshape(len(records), len(names))
+    up, down = top_drivers(explanation, n_up, n_down, floor, said)
     c = explanation.contributions
 
     def say(i: int, js: list[int]) -> list[str]:

@@ -12,6 +12,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import pandas as pd
+
 Row = Mapping[str, Any]
 
 
@@ -97,7 +99,7 @@ def _rating(v: float, row: Row) -> str:
 
 def _renewal(v: float, row: Row) -> str:
     if v < 0:
-        return f"Paid period ended {_days(-v)} ago"
+        return f"Renewal overdue by {_days(-v)}"
     return "Renewal due today" if v == 0 else f"Renewal in {_days(v)}"
 
 
@@ -129,9 +131,6 @@ PHRASES: dict[str, Callable[[float, Row], str]] = {
     "usage_events_7d": _events(7, "product event", "usage_events_90d"),
     "usage_events_28d": _events(28, "product event", "usage_events_90d"),
     "usage_events_90d": _events(90, "product event", "usage_events_90d"),
-    "usage_key_events_7d": _events(7, "key use-case event", "usage_key_events_90d"),
-    "usage_key_events_28d": _events(28, "key use-case event", "usage_key_events_90d"),
-    "usage_key_events_90d": _events(90, "key use-case event", "usage_key_events_90d"),
     "usage_active_users_7d": _users(7),
     "usage_active_users_28d": _users(28),
     "usage_active_users_90d": _users(90),
@@ -173,7 +172,7 @@ PHRASES: dict[str, Callable[[float, Row], str]] = {
         f"Communication rated {_COMMUNICATION.get(round(v), f'{v:.0f}')} by the manager"
     ),
     "rating_count": lambda v, r: f"Rated {_count(v, 'time')} by the manager",
-    "account_days_to_period_end": _renewal,
+    "account_days_to_renewal": _renewal,
     "account_days_to_anniversary": lambda v, r: (
         "Contract anniversary today" if v == 0 else f"Contract anniversary in {_days(v)}"
     ),
@@ -189,7 +188,9 @@ PHRASES: dict[str, Callable[[float, Row], str]] = {
     "account_mrr_change_90d": _mrr_change,
 }
 
-# name -> sentence when the value is missing
+# name -> sentence when the value is missing and its absence says something about the account
+# ("never used the product"). Any other missing value (a field the export has not written, a
+# renewal date that cannot be known) is never quoted as a reason: see `quotable`.
 MISSING: dict[str, str] = {
     "usage_days_since_last_event": "Has never used the product",
     "tickets_days_since_last": "Never opened a ticket",
@@ -206,8 +207,24 @@ MISSING: dict[str, str] = {
     "rating_change": "Only one rating so far",
     "rating_communication_level": "Communication never rated",
     "usage_trend_28d": "No usage to compare over the last 56 days",
-    "account_days_to_period_end": "Renewal date unknown",
 }
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+def quotable(feature: Mapping[str, Any], row: Row) -> bool:
+    """Whether `feature` at `row` may be quoted as a reason: present, or missing with a meaning."""
+    return not _missing(row.get(feature["name"])) or feature["name"] in MISSING
+
+
+def _type_events(feature: Mapping[str, Any]) -> Callable[[float, Row], str]:
+    """The sentence of a per-event-type count, with the account's own 90-day baseline."""
+    window = int(str(feature.get("window") or "90d").rstrip("d"))
+    what = f"{str(feature['event_type']).replace('_', ' ')} event"
+    baseline = feature["name"].rsplit("_", 1)[0] + "_90d"
+    return _events(window, what, baseline)
 
 
 def sentence(feature: Mapping[str, Any], row: Row) -> str:
@@ -223,6 +240,8 @@ def sentence(feature: Mapping[str, Any], row: Row) -> str:
         return MISSING.get(name, f"{feature['description']}: unknown")
     if name in PHRASES:
         return PHRASES[name](number, row)
+    if feature.get("event_type"):
+        return _type_events(feature)(number, row)
     unit = feature.get("unit") or ""
     shown = f"{number:,.2f}".rstrip("0").rstrip(".") if number % 1 else f"{number:,.0f}"
     return f"{feature['description']}: {shown}{' ' + unit if unit not in ('flag', '') else ''}"

@@ -7,6 +7,7 @@ the same Interface-A tables (as frames) and must give the same values as `churn 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import numpy as np
 import pandas as pd
@@ -64,7 +65,11 @@ def snapshots(
     return pd.DataFrame(rows, columns=cols)
 
 
-def _usage(usage: pd.DataFrame, as_of: pd.Timestamp, key_events: list[str]) -> dict:
+def _slug(event_type: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in event_type.lower()).strip("_")
+
+
+def _usage(usage: pd.DataFrame, as_of: pd.Timestamp, event_types: list[str]) -> dict:
     past = usage[usage["day"] < as_of]
 
     def window(lo: int, hi: int = 0) -> pd.DataFrame:
@@ -77,9 +82,9 @@ def _usage(usage: pd.DataFrame, as_of: pd.Timestamp, key_events: list[str]) -> d
         out[f"usage_active_days_{w}d"] = rows["day"].nunique()
         out[f"usage_active_users_{w}d"] = rows["user_id"].dropna().nunique()
         out[f"usage_event_types_{w}d"] = rows["event_type"].nunique()
-        if key_events:
-            key = rows[rows["event_type"].isin(key_events)]
-            out[f"usage_key_events_{w}d"] = key["quantity"].sum()
+        for event_type in event_types:
+            of_type = rows[rows["event_type"] == event_type]
+            out[f"usage_type_{_slug(event_type)}_{w}d"] = of_type["quantity"].sum()
     users = out["usage_active_users_28d"]
     out["usage_events_per_user_28d"] = out["usage_events_28d"] / users if users else np.nan
     before = window(56, 28)["quantity"].sum()
@@ -156,7 +161,73 @@ def _ratings(ratings: pd.DataFrame, as_of: pd.Timestamp) -> dict:
     }
 
 
-def _account(account: pd.Series, subs: pd.DataFrame, snap: pd.Series) -> dict:
+def _months(months: int) -> pd.DateOffset:
+    return pd.DateOffset(months=months)
+
+
+def _interval(text: object) -> int | None:
+    """Months of a billing interval the reference knows (names only)."""
+    names = {"monthly": 1, "quarterly": 3, "annual": 12, "yearly": 12}
+    return names.get(str(text).lower()) if pd.notna(text) else None
+
+
+@functools.cache
+def _renewed_cached(key: int, as_of: pd.Timestamp) -> pd.DataFrame:
+    return _renewed_now(_POPULATIONS[key], as_of)
+
+
+_POPULATIONS: dict[int, pd.DataFrame] = {}
+
+
+def _renewed(all_subs: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    _POPULATIONS[id(all_subs)] = all_subs
+    return _renewed_cached(id(all_subs), as_of)
+
+
+def _renewed_now(all_subs: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Closed rows (any account) renewed by a row that started before `as_of`, with months."""
+    rows = []
+    for account, group in all_subs.groupby("account_id"):
+        starts = sorted(group["start_date"])
+        for row in group[group["end_date"].notna()].itertuples():
+            later = [s for s in starts if s >= row.end_date]
+            if not later or (later[0] - row.end_date).days > 3 or later[0] >= as_of:
+                continue
+            length = (row.end_date - row.start_date).days + 1
+            if length >= 16:
+                rows.append((account, row.plan, later[0], round(length / 30.4375)))
+    return pd.DataFrame(rows, columns=["account_id", "plan", "next_start", "months"])
+
+
+def _interval_of(top: pd.Series, all_subs: pd.DataFrame, as_of: pd.Timestamp) -> int | None:
+    """Months between renewals: the row's own interval, its plan's usual one, the account's."""
+    own = _interval(top.get("billing_interval"))
+    if own is not None:
+        return own
+    renewed = _renewed(all_subs, as_of)
+    if pd.notna(top["plan"]):
+        of_plan = renewed[renewed["plan"] == top["plan"]]
+        if len(of_plan):
+            counts = of_plan["months"].value_counts()
+            return int(max(counts[counts == counts.max()].index))
+    mine = renewed[renewed["account_id"] == top["account_id"]]
+    if len(mine):
+        last = mine[mine["next_start"] == mine["next_start"].max()]
+        return int(last["months"].max())
+    return None
+
+
+def _first_on_or_after(start: pd.Timestamp, as_of: pd.Timestamp, months: int) -> pd.Timestamp:
+    """The first date `start + k * months` (k >= 1, month ends clamped) on or after `as_of`."""
+    k = 1
+    while (day := start + _months(k * months)) < as_of:
+        k += 1
+    return day
+
+
+def _account(
+    account: pd.Series, subs: pd.DataFrame, snap: pd.Series, all_subs: pd.DataFrame
+) -> dict:
     as_of = snap["as_of"]
     ends = subs["end_date"].fillna(pd.Timestamp("2262-01-01"))
 
@@ -165,10 +236,11 @@ def _account(account: pd.Series, subs: pd.DataFrame, snap: pd.Series) -> dict:
 
     current = covering(as_of - DAY)
     in_force = covering(as_of)
-    main = current.assign(
-        _end=current["end_date"].fillna(pd.Timestamp("2262-01-01")),
-        _plan=current["plan"].fillna("\uffff"),
-    ).sort_values(["mrr", "start_date", "_end", "_plan"], ascending=[False, False, False, True])
+    main = (
+        current[current["start_date"] < as_of]
+        .assign(_plan=current["plan"].fillna("\uffff"))
+        .sort_values(["mrr", "start_date", "_plan"], ascending=[False, False, True])
+    )
     out = {
         "csm_id": account["csm_id"],
         "segment": account["segment"],
@@ -176,8 +248,6 @@ def _account(account: pd.Series, subs: pd.DataFrame, snap: pd.Series) -> dict:
         "account_tenure_days": (as_of - account["created_at"]).days,
         "account_life": snap["life"],
         "account_life_days": (as_of - snap["life_start"]).days,
-        "account_days_to_anniversary": _days_to_next(snap["life_start"], as_of, 12),
-        "account_days_to_monthiversary": _days_to_next(snap["life_start"], as_of, 1),
         "account_segment": account["segment"],
         "account_mrr_now": current["mrr"].sum(),
         "account_mrr_change_90d": current["mrr"].sum() - covering(as_of - 91 * DAY)["mrr"].sum(),
@@ -186,27 +256,25 @@ def _account(account: pd.Series, subs: pd.DataFrame, snap: pd.Series) -> dict:
     }
     if len(main):
         top = main.iloc[0]
-        length = (
-            (top["end_date"] - top["start_date"]).days + 1 if pd.notna(top["end_date"]) else None
-        )
-        interval = (
-            None
-            if length is None
-            else ("monthly" if length <= 59 else "annual" if length >= 300 else "other")
-        )
         out["account_plan"] = top["plan"]
-        out["account_billing_interval"] = interval
-        if pd.notna(top["end_date"]):
-            out["account_days_to_period_end"] = (top["end_date"] - as_of).days
+        months = _interval_of(top, all_subs, as_of)
+        if months is None:
+            out["account_days_to_anniversary"] = (
+                _first_on_or_after(top["start_date"], as_of, 12) - as_of
+            ).days
+            out["account_days_to_monthiversary"] = (
+                _first_on_or_after(top["start_date"], as_of, 1) - as_of
+            ).days
+        else:
+            names = {1: "monthly", 3: "quarterly", 6: "semiannual", 12: "annual"}
+            out["account_billing_interval"] = names.get(months, f"{months} months")
+            renewal = _first_on_or_after(top["start_date"], as_of, months)
+            out["account_days_to_renewal"] = (renewal - as_of).days
+    else:
+        ended = subs[subs["end_date"] < as_of]
+        if len(ended):
+            out["account_days_to_renewal"] = (ended["end_date"].max() + DAY - as_of).days
     return out
-
-
-def _days_to_next(start: pd.Timestamp, as_of: pd.Timestamp, months: int) -> int:
-    """Days to the first date `start + k * months` (month ends clamped) on or after `as_of`."""
-    k = 0
-    while (day := start + pd.DateOffset(months=k * months)) < as_of:
-        k += 1
-    return (day - as_of).days
 
 
 def _prepare(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -244,18 +312,28 @@ def _prepare(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 def build(
     tables: dict[str, pd.DataFrame],
     export: dt.date,
-    key_events: list[str],
+    event_types: list[str],
     horizon: int = 90,
     grace: int = 30,
     freq: str = "W-MON",
     first: dt.date | None = None,
+    population: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Snapshots with labels and every feature, one snapshot row at a time.
 
-    `first` is where the snapshot calendar starts (default: the first paid day).
+    `first` is where the snapshot calendar starts (default: the first paid day). `population`
+    is the subscriptions of every account when `tables` holds a sample: a plan's usual billing
+    interval is read from all of them.
     """
     data = _prepare(tables)
     subs = data["subscriptions"]
+    everyone = (
+        subs
+        if population is None
+        else _prepare({"subscriptions": population, "accounts": tables["accounts"]})[
+            "subscriptions"
+        ]
+    )
     start = first or subs["start_date"].min()
     snaps = snapshots(lives(subs, grace), start, export, freq, horizon, grace)
     by_account = {a: g for a, g in subs.groupby("account_id")}
@@ -265,7 +343,7 @@ def build(
         if name not in ("subscriptions", "accounts")
     }
     families = {
-        "usage_events": lambda rows, as_of: _usage(rows, as_of, key_events),
+        "usage_events": lambda rows, as_of: _usage(rows, as_of, event_types),
         "tickets": _tickets,
         "contacts": _contacts,
         "manager_ratings": _ratings,
@@ -274,7 +352,8 @@ def build(
     for snap in snaps.to_dict("records"):
         snap = pd.Series(snap)
         account = data["accounts"].loc[snap["account_id"]]
-        record = snap.to_dict() | _account(account, by_account[snap["account_id"]], snap)
+        own = by_account[snap["account_id"]]
+        record = snap.to_dict() | _account(account, own, snap, everyone)
         for name, compute in families.items():
             if name in grouped:
                 empty = data[name].iloc[:0]

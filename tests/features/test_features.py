@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from data.params import BaseParams
-from features.accounts import ANNIVERSARIES
 from features.params import FeaturesParams
 from features.stages import features
 
@@ -92,7 +91,7 @@ def build(write_validated, tmp_path: Path, data: dict, name: str = "out", **para
     out = tmp_path / name
     # These hand-built tables start their sources on different days on purpose; the calendar
     # start rule has its own test below.
-    settings = {"key_events": ["export"], "history_start": "subscriptions"} | params
+    settings = {"event_types": ["export"], "history_start": "subscriptions"} | params
     features(write_validated(data, EXPORT), out, BaseParams(), FeaturesParams(**settings))
     snaps = pd.read_parquet(out / "snapshots.parquet")
     snaps["as_of"] = pd.to_datetime(snaps["as_of"])
@@ -111,17 +110,17 @@ def test_usage_windows_and_the_midnight_boundary(built) -> None:
         "usage_active_days_7d": 2,
         "usage_active_users_7d": 1,
         "usage_event_types_7d": 2,
-        "usage_key_events_7d": 0,
+        "usage_type_export_7d": 0,
         "usage_events_28d": 5,
         "usage_active_days_28d": 4,
         "usage_active_users_28d": 2,
         "usage_event_types_28d": 4,
-        "usage_key_events_28d": 2,
+        "usage_type_export_28d": 2,
         "usage_events_90d": 8,
         "usage_active_days_90d": 5,
         "usage_active_users_90d": 3,
         "usage_event_types_90d": 4,
-        "usage_key_events_90d": 2,
+        "usage_type_export_90d": 2,
         "usage_events_per_user_28d": 2.5,
         "usage_trend_28d": 5 / 3,
         "usage_active_weeks_share_12w": 4 / 12,
@@ -197,7 +196,7 @@ def test_account_features_never_see_a_period_starting_on_as_of(built) -> None:
             "account_region",
         ]
     ].tolist() == ["max", "monthly", "high_touch", "retail", "eu"]
-    assert row["account_days_to_period_end"] == 27
+    assert row["account_days_to_renewal"] == 28  # monthly, as its own periods were
     assert row["csm_id"] == "m1" and row["segment"] == "high_touch"
 
 
@@ -228,7 +227,7 @@ def test_missing_sources_are_left_out_and_named(write_validated, tmp_path, built
 def test_accounts_and_subscriptions_alone_still_run(write_validated, tmp_path) -> None:
     only = {k: v for k, v in tables().items() if k in ("accounts", "subscriptions")}
     snaps, manifest = build(write_validated, tmp_path, only, "only")
-    assert manifest["key_events"] == [] and len(snaps) == manifest["rows"] > 0
+    assert manifest["event_types"] == [] and len(snaps) == manifest["rows"] > 0
     assert {f["source"] for f in manifest["features"]} == {"account"}
 
 
@@ -247,7 +246,7 @@ def test_manifest_describes_every_feature_column(built) -> None:
     for f in manifest["features"]:
         assert f["dtype"] in {"float", "int", "bool", "category"} and f["description"]
         assert f["name"].startswith(f["source"] + "_")
-    assert manifest["key_events"] == ["export"]
+    assert manifest["event_types"] == ["export"]
     assert manifest["snapshot_dates"] == {"first": "2024-01-01", "last": "2024-04-01", "count": 14}
 
 
@@ -268,7 +267,7 @@ def test_features_needing_a_column_the_export_lacks_are_left_out(write_validated
     report["tables"]["usage_events"]["missing_columns"] = ["user_id"]
     (folder / "report.json").write_text(json.dumps(report))
     out = tmp_path / "lacking"
-    settings = FeaturesParams(key_events=["export"], history_start="subscriptions")
+    settings = FeaturesParams(event_types=["export"], history_start="subscriptions")
     manifest = features(folder, out, BaseParams(), settings)
     names = {f["name"] for f in manifest["features"]}
     gone = {"tickets_open_now", "tickets_csat_last", "usage_active_users_7d"}
@@ -281,41 +280,89 @@ def test_features_needing_a_column_the_export_lacks_are_left_out(write_validated
     assert not gone & set(pd.read_parquet(out / "snapshots.parquet").columns)
 
 
-def test_subscription_rows_that_are_not_billing_periods_do_not_tell_the_renewal(
+def _renewal_features(write_validated, tmp_path, subs: list[tuple], name: str, **extra):
+    data = tables()
+    columns = ["account_id", "start_date", "end_date", "mrr", "plan", "billing_interval"]
+    data["subscriptions"] = pd.DataFrame(subs, columns=columns)
+    c = data["accounts"].iloc[[0]].assign(account_id="c")
+    data["accounts"] = pd.concat([data["accounts"], c], ignore_index=True)
+    snaps, _ = build(write_validated, tmp_path, data, name, **extra)
+    cols = [c for c in snaps if c.startswith("account_")]
+    return snaps[cols]
+
+
+def test_the_renewal_is_read_from_start_and_interval_never_from_a_running_end(
     write_validated, tmp_path
 ):
-    # One row per unbroken subscription, its end filled in at cancellation: the end of a
-    # running row is the churn itself, so features must not read it.
-    spells = tables()
-    spells["subscriptions"] = pd.DataFrame(
-        [
-            ("a", "2024-01-01", None, 100.0, "pro"),
-            ("b", "2024-01-01", "2024-02-14", 80.0, "pro"),
-        ],
-        columns=["account_id", "start_date", "end_date", "mrr", "plan"],
-    )
-    settings = FeaturesParams(key_events=["export"], history_start="subscriptions")
-    billing = features(
-        write_validated(tables(), EXPORT), tmp_path / "billing", BaseParams(), settings
-    )
-    assert "account_days_to_period_end" in {f["name"] for f in billing["features"]}
-    assert set(billing["features_left_out"]) == set(ANNIVERSARIES)  # one way to time it
-    out = tmp_path / "spells"
-    manifest = features(write_validated(spells, EXPORT), out, BaseParams(), settings)
-    gone = {"account_days_to_period_end", "account_billing_interval"}
-    assert gone <= set(manifest["features_left_out"])
-    assert "not billing periods" in manifest["features_left_out"]["account_days_to_period_end"]
-    assert manifest["subscription_rows_renewed_share"] == 0.0
-    assert billing["subscription_rows_renewed_share"] >= 0.3
-    snaps = pd.read_parquet(out / "snapshots.parquet")
-    assert not gone & set(snaps.columns)
-    assert "account_mrr_now" in {f["name"] for f in manifest["features"]}
-    # The renewal is then timed by the anniversaries of each life's start (a, b: 2024-01-01).
-    as_of = pd.to_datetime(snaps["as_of"])
-    start = T("2024-01-01")
-    assert snaps["account_days_to_anniversary"].tolist() == [
-        (T(f"{d.year + (d > start)}-01-01") - d).days for d in as_of
+    # The same history written three ways: billed to its end, open, and the period's end
+    # rewritten to the day the contract ended early (b, 2024-03-10; c: plan changed 03-15).
+    def history(a_end, b_end, c_end):
+        return [
+            ("a", "2024-01-01", "2024-01-31", 100.0, "pro", "monthly"),
+            ("a", "2024-02-01", "2024-02-29", 100.0, "pro", "monthly"),
+            ("a", "2024-03-01", a_end, 100.0, "pro", "monthly"),
+            ("b", "2024-01-05", b_end, 80.0, "team", "annual"),
+            ("c", "2024-01-01", c_end, 50.0, "pro", None),
+        ]
+
+    billed = history("2024-03-31", "2025-01-04", "2024-12-31")
+    frames = {
+        "billed": _renewal_features(write_validated, tmp_path, billed, "billed"),
+        "open": _renewal_features(write_validated, tmp_path, history(None, None, None), "open"),
+        "rewritten": _renewal_features(
+            write_validated, tmp_path, history("2024-03-31", "2024-03-10", "2024-03-14"), "rw"
+        ),
+    }
+    for name, got in frames.items():
+        early = got[got.index.get_level_values("as_of") <= T("2024-03-04")]
+        assert (
+            len(early) == len(frames["billed"].loc[early.index]) == 29
+        )  # a, c from 01-01, b from 01-08
+        pd.testing.assert_frame_equal(early, frames["billed"].loc[early.index], obj=name)
+    b = frames["billed"].loc["b"]
+    assert b["account_billing_interval"].eq("annual").all()
+    days = (T("2025-01-05") - b.index).days
+    assert b["account_days_to_renewal"].tolist() == days.tolist()
+    a = frames["billed"].loc[("a", T("2024-02-12"))]
+    assert a["account_billing_interval"] == "monthly" and a["account_days_to_renewal"] == 18
+    # c has no interval of its own: its plan's usual one (a's renewed "pro" period) times it
+    # once that renewal is known (2024-02-02), and the anniversaries stand in before.
+    c = frames["open"].loc["c"]
+    assert pd.isna(c.loc[T("2024-01-29"), "account_billing_interval"])
+    assert c.loc[T("2024-01-29"), "account_days_to_monthiversary"] == 3
+    assert c.loc[T("2024-01-29"), "account_days_to_anniversary"] == 338
+    assert c.loc[T("2024-02-05"), "account_billing_interval"] == "monthly"
+    assert c.loc[T("2024-02-05"), "account_days_to_renewal"] == 25
+    assert pd.isna(c.loc[T("2024-02-05"), "account_days_to_anniversary"])
+
+
+def test_a_lapse_reads_days_since_the_paid_period_ended(write_validated, tmp_path):
+    subs = [
+        ("a", "2024-01-01", "2024-01-31", 100.0, "pro", "monthly"),
+        ("a", "2024-02-20", None, 100.0, "pro", "monthly"),  # paid late: same life
     ]
-    assert snaps["account_days_to_monthiversary"].tolist() == [
+    got = _renewal_features(write_validated, tmp_path, subs, "lapse")
+    assert got.loc[("a", T("2024-02-12")), "account_days_to_renewal"] == -11
+    assert got.loc[("a", T("2024-02-26")), "account_days_to_renewal"] == 23
+
+
+def test_subscription_rows_that_are_not_billing_periods_time_the_renewal_by_anniversaries(
+    write_validated, tmp_path
+):
+    # One row per unbroken subscription, its end filled in at cancellation: no row is renewed
+    # by the next, so no interval is known and the anniversaries of the start time it.
+    subs = [
+        ("a", "2024-01-01", None, 100.0, "pro", None),
+        ("b", "2024-01-01", "2024-02-14", 80.0, "pro", None),
+    ]
+    got = _renewal_features(write_validated, tmp_path, subs, "spells")
+    assert got["account_billing_interval"].isna().all()
+    assert got["account_days_to_renewal"].isna().all()
+    got = got[got.index.get_level_values("as_of") > T("2024-01-01")]  # started that day
+    as_of = got.index.get_level_values("as_of")
+    assert got["account_days_to_anniversary"].tolist() == [
+        (T(f"{d.year + 1}-01-01") - d).days for d in as_of
+    ]
+    assert got["account_days_to_monthiversary"].tolist() == [
         (d + pd.offsets.MonthBegin(0) - d).days for d in as_of
     ]

@@ -18,7 +18,7 @@ KEYS = ["account_id", "as_of", "life"]
 # The calendar starts at the first paid day here: with `all_sources`, deleting every row of
 # a source would move the start of the whole calendar, which is a property of the export,
 # not a feature of any snapshot.
-PARAMS = FeaturesParams(key_events=["export"], threads=1, history_start="subscriptions")
+PARAMS = FeaturesParams(event_types=["export"], threads=1, history_start="subscriptions")
 # table -> the column that dates a row
 DATED = {
     "subscriptions": "start_date",

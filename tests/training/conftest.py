@@ -79,7 +79,7 @@ def make_manifest(frame: pd.DataFrame) -> dict[str, Any]:
         "horizon_days": HORIZON,
         "grace_gap_days": 30,
         "frequency": "W-MON",
-        "key_events": [],
+        "event_types": [],
         "rows": len(frame),
         "labeled_rows": int(frame["churned"].notna().sum()),
     }

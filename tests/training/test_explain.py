@@ -10,9 +10,9 @@ import pytest
 
 from data.io import read_json
 from training.calibration import fit_calibrator
-from training.explain import calibrated, explain, reason_frame, top_drivers
+from training.explain import Explanation, calibrated, explain, reason_frame, top_drivers
 from training.model import ChurnModel
-from training.reasons import MISSING, PHRASES, sentence
+from training.reasons import MISSING, PHRASES, quotable, sentence
 from training.tiers import assign_tiers, fit_tiers
 
 from .conftest import FEATURES
@@ -81,13 +81,49 @@ def test_reasons_never_show_raw_feature_names(fitted, manifest):
     assert (frame["reasons_up"].map(len) == frame["drivers_up"].map(len)).all()
 
 
+def test_per_event_type_counts_read_with_the_type_and_the_usual_rate():
+    feature = {
+        "name": "usage_type_workflow_run_7d",
+        "dtype": "float",
+        "unit": "events",
+        "window": "7d",
+        "description": "'workflow_run' events, last 7 days",
+        "event_type": "workflow_run",
+    }
+    row = {"usage_type_workflow_run_90d": 90.0 * 22 / 7}
+    assert sentence(feature, row | {feature["name"]: 0.0}) == (
+        "0 workflow run events in the last 7 days (usually 22)"
+    )
+    assert sentence(feature, row | {feature["name"]: 1.0}).startswith("1 workflow run event ")
+
+
+def test_a_missing_value_is_a_reason_only_when_it_says_something_about_the_account():
+    renewal = {"name": "account_days_to_renewal", "dtype": "int", "description": "Renewal"}
+    never = {"name": "usage_days_since_last_event", "dtype": "int", "description": "Since"}
+    interval = {"name": "account_billing_interval", "dtype": "category", "description": "Bi"}
+    assert not quotable(renewal, {"account_days_to_renewal": math.nan})
+    assert not quotable(interval, {"account_billing_interval": None})
+    assert quotable(renewal, {"account_days_to_renewal": 12})
+    assert quotable(never, {"usage_days_since_last_event": None})  # never used the product
+    explanation = Explanation(
+        features=["account_days_to_renewal", "usage_days_since_last_event"],
+        probability=np.array([0.5]),
+        base_probability=0.1,
+        contributions=np.array([[0.3, 0.1]]),
+        log_odds=np.array([[1.0, 0.4]]),
+        base_log_odds=-2.0,
+    )
+    assert top_drivers(explanation, 2, 0)[0] == [[0, 1]]
+    assert top_drivers(explanation, 2, 0, quotable=np.array([[False, True]]))[0] == [[1]]
+
+
 @pytest.mark.parametrize("name", sorted(PHRASES))
 def test_every_phrase_reads_without_names_for_values_and_missing(name):
     feature = {"name": name, "dtype": "float", "unit": "x", "description": "A description"}
     row = {
         "usage_active_days_90d": 45.0,
         "usage_events_90d": 900.0,
-        "usage_key_events_90d": 90.0,
+        "usage_type_workflow_run_90d": 90.0,
         "usage_active_users_90d": 9.0,
         "rating_age_days": 140.0,
     }
