@@ -169,7 +169,7 @@ def load_reference():
 
 def reference_race(validated: Path, work: Path, sample: int) -> None:
     """Time the stage on the whole world and the reference on a sample, scaled by rows."""
-    stage = run_stage(validated, work / "features-ref", '{"key_events": ["event_0"]}')
+    stage = run_stage(validated, work / "features-ref", '{"event_types": ["event_0"]}')
     tables = {p.stem: pd.read_parquet(p) for p in validated.glob("*.parquet")}
     export = dt.date.fromisoformat(
         json.loads((validated / "report.json").read_text())["export_date"]
