@@ -2,10 +2,20 @@
 
     .venv/bin/python benchmarks/quality.py --seeds 1 2 --accounts 3000
     .venv/bin/python benchmarks/quality.py --seeds 3 --accounts 20000   # the 10-minute budget
+    .venv/bin/python benchmarks/quality.py --seeds 1 --running-periods billed --json q.json
 
-For each seed: `churn generate`, `validate`, `features`, `train`, `evaluate` in a work folder,
-then the test predictions are joined with `truth/risk.parquet` (account_id, as_of) and scored.
-Pass `--reuse` to keep outputs that already exist in the work folder.
+For each running-period style (`churn generate --running-periods`; only the generator's
+default when it has no such option) and seed: `churn generate`, `validate`, `features`,
+`train`, `evaluate` in a work folder of its own, then the test predictions are joined with
+`truth/risk.parquet` (account_id, as_of) and scored. Pass `--reuse` to keep outputs that
+already exist in the work folder.
+
+The weeks the weekly run scores are judged too (`benchmarks/weekly.py`): the latest 13
+Mondays, whose labels are unknown, scored by the model `churn score` uses, against the true
+probability: Spearman rank correlation, the share of the oracle's top-decile risk captured,
+MAE, mean probability vs mean truth; the median over the Mondays, the latest Monday alone,
+and the test Mondays (median) beside them, with the managers' rating as a baseline. `--json`
+writes these figures (and the test-week table) for the README.
 
 Two reference rows are not models the pipeline could build, since they are fitted to the true
 probability itself: `ceiling_features` (a LightGBM regressor on the same features, fitted on
@@ -19,6 +29,7 @@ variable at a time (`ceiling_features+budget`, ...): which part of the hidden st
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -27,10 +38,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from weekly import FIGURES, scored_weeks
 
 from training.metrics import score
 
 CHURN = str(Path(sys.executable).parent / "churn")
+STYLES = ["billed", "open", "mixed"]
+DEFAULT_STYLE = "default"  # the generator's own, when it has no --running-periods option
 
 
 def run(step: str, args: list[str], done: Path, reuse: bool) -> float:
@@ -44,33 +58,47 @@ def run(step: str, args: list[str], done: Path, reuse: bool) -> float:
     return seconds
 
 
-def pipeline(work: Path, accounts: int, seed: int, params: Path, reuse: bool) -> float:
-    p = ["--params", str(params)]
-    run(
-        "generate",
-        ["--out", str(work), "--accounts", str(accounts), "--seed", str(seed)],
-        work / "truth" / "risk.parquet",
-        reuse,
+def running_period_styles(wanted: list[str]) -> list[str]:
+    """`wanted`, or ["default"] when `churn generate` has no `--running-periods` yet."""
+    text = subprocess.run(
+        [CHURN, "generate", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    if "--running-periods" in text:
+        return wanted
+    print(
+        "churn generate has no --running-periods option yet: only the generator's default "
+        f"style is run (asked for: {' '.join(wanted)})\n"
     )
-    run(
+    return [DEFAULT_STYLE]
+
+
+def pipeline(
+    work: Path, accounts: int, seed: int, style: str, params: Path, reuse: bool
+) -> dict[str, float]:
+    p = ["--params", str(params)]
+    generate = ["--out", str(work), "--accounts", str(accounts), "--seed", str(seed)]
+    if style != DEFAULT_STYLE:
+        generate += ["--running-periods", style]
+    seconds = {"generate": run("generate", generate, work / "truth" / "risk.parquet", reuse)}
+    seconds["validate"] = run(
         "validate",
         ["--raw", str(work / "raw"), "--out", str(work / "validate"), *p],
         work / "validate" / "report.json",
         reuse,
     )
-    run(
+    seconds["features"] = run(
         "features",
         ["--validated", str(work / "validate"), "--out", str(work / "features"), *p],
         work / "features" / "manifest.json",
         reuse,
     )
-    seconds = run(
+    seconds["train"] = run(
         "train",
         ["--features", str(work / "features"), "--out", str(work / "train"), *p],
         work / "train" / "model" / "model.json",
         reuse,
     )
-    run(
+    seconds["evaluate"] = run(
         "evaluate",
         [
             "--features",
@@ -182,35 +210,117 @@ def verdict(table: pd.DataFrame) -> list[str]:
     return [f"{'PASS' if ok else 'FAIL'}  {text}" for text, ok in checks.items()]
 
 
+def evaluated_keys(work: Path) -> pd.DataFrame:
+    """The (account_id, as_of) rows `evaluate` scored as test weeks."""
+    keys = pd.read_parquet(
+        work / "evaluate" / "predictions.parquet", columns=["account_id", "as_of"]
+    )
+    return keys.assign(as_of=pd.to_datetime(keys["as_of"]).dt.date)
+
+
+WEEKS = {
+    "scored_median": "scored weeks (median)",
+    "latest": "latest week",
+    "test_median": "test weeks (median)",
+}
+
+
+def weekly_rows(style: str, seed: int, weekly: dict) -> list[dict]:
+    """One row per kind of week: the model's four figures and the rating's two."""
+    return [
+        {"style": style, "seed": seed, "weeks": label}
+        | {name: weekly[key][name] for name in FIGURES}
+        | {
+            name: weekly[key].get(name, float("nan"))
+            for name in ("rating_spearman", "rating_top_decile_capture")
+        }
+        | {"rows": weekly[key]["rows"]}
+        for key, label in WEEKS.items()
+    ]
+
+
+def weekly_table(rows: list[dict]) -> str:
+    table = pd.DataFrame(rows).set_index(["style", "seed", "weeks"])
+    short = {
+        "top_decile_capture": "top10_capture",
+        "mean_probability": "mean_p",
+        "rating_spearman": "rating_spearman",
+        "rating_top_decile_capture": "rating_top10",
+    }
+    return table.rename(columns=short).round(4).to_string()
+
+
+def per_monday_table(weekly: dict) -> str:
+    weeks = pd.DataFrame(weekly["scored_per_monday"]).set_index("as_of")
+    return weeks.drop(columns=["rows"]).round(4).assign(rows=weeks["rows"].astype(int)).to_string()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--accounts", type=int, default=3000)
+    parser.add_argument(
+        "--running-periods",
+        nargs="+",
+        choices=STYLES,
+        default=STYLES,
+        help="styles of running subscription periods to generate (churn generate)",
+    )
     parser.add_argument("--work", type=Path, default=Path("outputs/benchmarks/quality"))
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument(
         "--ablate", action="store_true", help="add the features plus each hidden variable alone"
     )
     args = parser.parse_args()
-    summary = {}
-    for seed in args.seeds:
-        work = args.work / f"accounts{args.accounts}-seed{seed}"
-        print(f"seed {seed}, {args.accounts} accounts -> {work}")
-        train_seconds = pipeline(work, args.accounts, seed, args.params, args.reuse)
+    styles = running_period_styles(args.running_periods)
+    summary, rows = {}, []
+    for style, seed in itertools.product(styles, args.seeds):
+        work = args.work / f"accounts{args.accounts}-{style}-seed{seed}"
+        print(f"running periods {style}, seed {seed}, {args.accounts} accounts -> {work}")
+        seconds = pipeline(work, args.accounts, seed, style, args.params, args.reuse)
+        started = time.perf_counter()
         table = compare(work, args.ablate)
+        seconds["test table (ceilings)"] = time.perf_counter() - started
         print(table.round(4).to_string())
         lines = verdict(table)
         print("\n".join(lines))
-        print(f"  train (tuning included): {train_seconds:.0f}s\n")
-        summary[seed] = {
+        started = time.perf_counter()
+        weekly = scored_weeks(work, args.params, CHURN, evaluated_keys(work))
+        seconds["scored weeks"] = time.perf_counter() - started
+        print(f"  weekly model: {weekly['model']}\n  check: {weekly['check']}")
+        print(f"  latest {len(weekly['mondays'])} Mondays (labels unknown), by the weekly model:")
+        print(per_monday_table(weekly))
+        print(weekly_table(weekly_rows(style, seed, weekly)))
+        print("  seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()) + "\n")
+        rows += weekly_rows(style, seed, weekly)
+        summary[f"{style}-seed{seed}"] = {
+            "style": style,
+            "seed": seed,
+            "work": str(work),
             "table": table.round(5).to_dict("index"),
             "checks": lines,
-            "train_seconds": round(train_seconds),
+            "train_seconds": round(seconds["train"]),
+            "seconds": {k: round(v, 1) for k, v in seconds.items()},
+            "weekly": weekly,
         }
+    print(f"The weeks scored vs the test weeks ({args.accounts} accounts; against the truth):")
+    print(weekly_table(rows))
     (args.work / f"summary-{args.accounts}.json").write_text(json.dumps(summary, indent=2))
+    if args.json:
+        figures = {
+            "accounts": args.accounts,
+            "running_periods": styles,
+            "running_periods_asked": args.running_periods,
+            "rows": rows,
+            "runs": summary,
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2, default=float))
+        print(f"figures written to {args.json}")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
-"""Metrics shared by the promotion gate and the evaluate stage."""
+"""Metrics shared by the promotion gate and the evaluate stage, and agreement with a truth."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+from scipy.stats import spearmanr
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 EPS = 1e-6
@@ -75,3 +76,49 @@ def score(
         "mean_probability": float(proba.mean()),
     }
     return metrics | top_decile(labels, proba, mrr)
+
+
+def riskiest_first(rating: ArrayLike, seed: int = 0) -> np.ndarray:
+    """A risk score from a 1-4 rating (1 = highest risk; never rated last), ties broken at random.
+
+    Returns the rows' places as a float score, higher meaning riskier, so a rating can be
+    judged with the same functions as a probability; `seed` fixes the order within a level.
+    """
+    level = pd.Series(np.asarray(rating, float)).fillna(np.inf).to_numpy()
+    shuffle = np.random.default_rng(seed).permutation(len(level))
+    order = np.lexsort((shuffle, level))  # riskiest (lowest rating) first
+    place = np.empty(len(level))
+    place[order] = np.arange(len(level), 0, -1, dtype=float)
+    return place
+
+
+def top_decile_capture(truth: ArrayLike, p: ArrayLike) -> float:
+    """Share of the oracle's top-decile risk caught by `p`'s top tenth.
+
+    The true probability summed over the tenth of rows `p` ranks riskiest, divided by the
+    same sum over the tenth the truth itself ranks riskiest (1 = the oracle's list).
+    """
+    true = np.asarray(truth, float)
+    n_top = max(1, int(np.ceil(len(true) / 10)))
+    ours = np.argsort(-np.asarray(p, float), kind="stable")[:n_top]
+    best = np.sort(true)[::-1][:n_top].sum()
+    return float(true[ours].sum() / best) if best > 0 else float("nan")
+
+
+def truth_agreement(truth: ArrayLike, p: ArrayLike, probability: bool = True) -> dict[str, float]:
+    """How a risk score agrees with a known true probability (a simulated world's).
+
+    Spearman rank correlation, top-decile capture, and, when `p` is a probability, the mean
+    absolute error and the two means (calibration in the large).
+    """
+    true, score = np.asarray(truth, float), np.asarray(p, float)
+    nan = float("nan")
+    spearman = spearmanr(score, true).statistic if len(true) > 1 else nan
+    return {
+        "rows": float(len(true)),
+        "spearman": float(spearman),
+        "top_decile_capture": top_decile_capture(true, score),
+        "mae": float(np.mean(np.abs(score - true))) if probability else nan,
+        "mean_probability": float(score.mean()) if probability else nan,
+        "mean_truth": float(true.mean()),
+    }
