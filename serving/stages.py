@@ -22,7 +22,7 @@ from data.errors import ContractError
 from data.io import write_json, write_parquet
 from data.params import BaseParams
 from serving.params import ReportParams, ScoreParams
-from serving.skew import SkewCheck
+from serving.skew import SkewCheck, check_skew
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,6 @@ def _skew(
     day: dt.date,
 ) -> SkewCheck:
     """The skew guard of the scored week, or a skipped check for a model without a profile."""
-    from serving.skew import check_skew
     from training.profile import compare_to_profile, saved_profile
 
     profile = saved_profile(meta)
