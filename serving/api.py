@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving.settings import Settings
+from serving.skew import SkewCheck
 
 log = logging.getLogger("churn.api")
 access = logging.getLogger("churn.access")
@@ -120,6 +121,11 @@ class ModelCard(BaseModel):
     tiers: dict[str, Any]
     features: list[dict[str, Any]]
     scores_as_of: str | None
+    skew: SkewCheck | None = Field(
+        None,
+        description="The served week's features against the model's training rows (from the "
+        "scored week's summary.json; null for a week scored before the skew guard)",
+    )
     loaded_at: str
 
 
@@ -213,6 +219,8 @@ def load(settings: Settings) -> Loaded:
     records, as_of = (
         load_scores(folder, version) if (folder / "scores.parquet").exists() else ({}, None)
     )
+    summary_path = folder / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     metrics_path = settings.train_dir / "metrics.json"
     test = json.loads(metrics_path.read_text()).get("test", {}) if metrics_path.exists() else {}
     card = {
@@ -228,6 +236,7 @@ def load(settings: Settings) -> Loaded:
             for f in predictor.entries.values()
         ],
         "scores_as_of": as_of,
+        "skew": summary.get("skew"),
     }
     return Loaded(
         lookup={k: orjson.dumps(v) for k, v in records.items()},

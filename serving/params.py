@@ -19,6 +19,10 @@ class ScoreParams(Section):
     min_contribution: float = Field(0.005, ge=0)  # probability points; smaller drivers unsaid
     batch_rows: int = Field(50_000, ge=100)
     keep_weeks: int = Field(0, ge=0)  # scored weeks kept on disk (0: all)
+    # Skew guard: a feature is flagged when the scored week's PSI against the training rows
+    # is past this (the usual "major shift" line), or its missing share rose by more than this.
+    skew_max_psi: float = Field(0.25, gt=0)
+    skew_max_missing_increase: float = Field(0.2, gt=0, le=1)
 
 
 class ReportParams(Section):

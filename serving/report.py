@@ -21,6 +21,7 @@ import pandas as pd  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
 from serving.params import ReportParams, ScoreParams  # noqa: E402
+from serving.skew import SkewCheck  # noqa: E402
 from training.backtest import list_label  # noqa: E402
 
 TIER_COLORS = {1: "#c0392b", 2: "#e67e22", 3: "#f1c40f", 4: "#27ae60"}
@@ -272,5 +273,6 @@ def render(
         "stale_days": STALE_DAYS,
         "quiet_days": QUIET_DAYS,
         "min_points": _points(summary.get("min_contribution", ScoreParams().min_contribution)),
+        "skew": SkewCheck.model_validate(summary["skew"]) if summary.get("skew") else None,
     }
     return env.get_template("report.html.j2").render(**context)

@@ -22,6 +22,7 @@ from data.errors import ContractError
 from data.io import write_json, write_parquet
 from data.params import BaseParams
 from serving.params import ReportParams, ScoreParams
+from serving.skew import SkewCheck, check_skew
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def score(
         batch_rows=params.batch_rows,
         progress=lambda it: progress(it, desc=f"score {day}", unit="batch"),
     )
+    skew = _skew(meta, manifest, week, params, day)
     prev_scores = None
     if previous is not None:
         prev_scores = previous[["account_id", "mrr"]].assign(
@@ -92,6 +94,7 @@ def score(
         },
         "scored_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "min_contribution": params.min_contribution,
+        "skew": skew.model_dump(mode="json"),
     }
     with _week_folder(out_dir, day) as tmp:
         write_parquet(scores, tmp / "scores.parquet")
@@ -106,6 +109,46 @@ def score(
         summary["accounts_by_tier"],
     )
     return summary
+
+
+def _skew(
+    meta: dict[str, Any],
+    manifest: dict[str, Any],
+    week: pd.DataFrame,
+    params: ScoreParams,
+    day: dt.date,
+) -> SkewCheck:
+    """The skew guard of the scored week, or a skipped check for a model without a profile."""
+    from training.profile import compare_to_profile, saved_profile
+
+    profile = saved_profile(meta)
+    limits = {
+        "max_psi": params.skew_max_psi,
+        "max_missing_increase": params.skew_max_missing_increase,
+    }
+    if profile is None:
+        note = "the model has no reference profile (trained before the skew guard): not checked"
+        log.info("skew guard skipped on %s: %s", day, note)
+        return SkewCheck(status="skipped", note=note, **limits)
+    entries = [*meta.get("feature_manifest", []), *manifest["features"]]
+    check = check_skew(
+        compare_to_profile(profile, week),
+        {f["name"]: f["description"] for f in entries},
+        training_start=str(profile.start),
+        training_end=str(profile.end),
+        training_rows=profile.rows,
+        rows=len(week),
+        **limits,
+    )
+    if check.flagged:
+        log.warning(
+            "train/serve skew on %s, %d of %d features unlike the training rows: %s",
+            day,
+            len(check.flagged),
+            check.features_checked,
+            "; ".join(f.line() for f in check.flagged),
+        )
+    return check
 
 
 def _model_name(train_dir: Path) -> str:

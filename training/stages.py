@@ -22,6 +22,7 @@ from training.frames import dvc_plot_frames, feature_lists, labeled, predictions
 from training.metrics import score
 from training.model import ChurnModel
 from training.params import CompareParams, EvaluateParams, ExplainParams, TrainParams
+from training.profile import PROFILE_KEY, profile_rows
 from training.splits import Splits, make_splits
 from training.tiers import assign_tiers, fit_tiers
 from training.tuning import tune
@@ -143,6 +144,7 @@ def train(
         "gate": {"promoted": gate.promote, "champion_auc": gate.champion_auc},
     }
     cal = predictions(model, frames["calibration"], evaluate.rating_feature)
+    entries = [f for f in manifest["features"] if f["name"] in model.features]
     meta = {
         "features": model.features,
         "categorical": model.categorical,
@@ -155,8 +157,10 @@ def train(
         "tiers": fit_tiers(cal["probability"], cal["manager_rating"]),
         # The model's own copy of its features' manifest entries: the API validates live rows
         # and words their reasons with it, wherever the model file travels.
-        "feature_manifest": [f for f in manifest["features"] if f["name"] in model.features],
+        "feature_manifest": entries,
         "horizon_days": manifest["horizon_days"],
+        # The training rows' feature bins and shares: scoring's skew guard compares with them.
+        PROFILE_KEY: profile_rows(frames["train"], entries).as_dict(),
     }
     with atomic_dir(Path(out_dir)) as tmp:
         (tmp / "model").mkdir()

@@ -51,6 +51,23 @@ def test_train_writes_model_metadata_and_calibration_rows(trained):
     assert str(cal["as_of"].min()) == meta["splits"]["calibration_start"]
 
 
+def test_train_saves_the_profile_of_exactly_the_training_rows(trained, snapshots, manifest):
+    from training.frames import labeled, split_frames
+    from training.profile import profile_rows, saved_profile
+    from training.splits import Splits
+
+    meta = read_json(trained["root"] / "train" / "model" / "model.json")
+    profile = saved_profile(meta)
+    assert profile is not None and list(profile.features) == meta["features"]
+    splits = Splits.from_dict(meta["splits"])
+    assert (str(profile.start), str(profile.end)) == (
+        meta["splits"]["train_start"],
+        meta["splits"]["train_end"],
+    )
+    rows = split_frames(labeled(snapshots, manifest), splits)["train"]
+    assert profile == profile_rows(rows, meta["feature_manifest"])
+
+
 def test_evaluate_metrics_match_scikit_learn(trained):
     root = trained["root"]
     preds = pd.read_parquet(root / "evaluate" / "predictions.parquet")
