@@ -9,12 +9,9 @@ from typing import Any
 import pandas as pd
 
 from training.model import ChurnModel
-from training.splits import Splits, labeled_dates
+from training.splits import MIN_WEEKS, Splits, labeled_dates
 
 log = logging.getLogger(__name__)
-
-CONTEXT_COLUMNS = ["segment", "mrr", "csm_id"]
-
 
 PREDICTION_COLUMNS = ["account_id", "as_of", "churned", "probability", "raw_score"]
 CONTEXT_COLUMNS = ["segment", "mrr", "csm_id"]
@@ -46,9 +43,32 @@ def labeled(snapshots: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
             start,
         )
         keep &= snapshots["as_of"] >= start
+
     rows = snapshots[keep].copy()
     rows["churned"] = rows["churned"].astype(int)
     return rows
+
+
+def longest_window_days(manifest: dict[str, Any]) -> int:
+    """Days the longest feature window reaches back (`90d`, `12w`), from the manifest."""
+    days = [0]
+    for feature in manifest["features"]:
+        window = str(feature.get("window") or "")
+        if window[:-1].isdigit() and window[-1] in "dw":
+            days.append(int(window[:-1]) * (7 if window[-1] == "w" else 1))
+    return max(days)
+
+
+def full_windows_from(manifest: dict[str, Any]) -> dt.date | None:
+    """First date whose every window lies inside the export's history (calendar start + longest).
+
+    Earlier snapshots read a 90-day window of an export that began 30 days before as "little
+    use": rows unlike any week the model will score, so train and evaluate leave them out.
+    """
+    first = (manifest.get("snapshot_dates") or {}).get("first")
+    if not first:
+        return None
+    return dt.date.fromisoformat(first) + dt.timedelta(days=longest_window_days(manifest))
 
 
 def observed_start(snapshots: pd.DataFrame, manifest: dict[str, Any]) -> dt.date | None:
@@ -64,12 +84,26 @@ def observed_start(snapshots: pd.DataFrame, manifest: dict[str, Any]) -> dt.date
     return churns.min().date() if len(churns) else None
 
 
-def split_frames(rows: pd.DataFrame, splits: Splits) -> dict[str, pd.DataFrame]:
-    """Rows of each period (`inner` = training rows used while tuning)."""
+def split_frames(
+    rows: pd.DataFrame, splits: Splits, full_from: dt.date | None = None
+) -> dict[str, pd.DataFrame]:
+    """Rows of each period (`inner` = training rows used while tuning).
+
+    Training rows dated before `full_from` (see `full_windows_from`) are left out, unless that
+    would leave fewer than `MIN_WEEKS["train"]` weeks to fit on (a short export).
+    """
     dates = rows["as_of"]
+    fit_from = splits.train.start
+    if full_from is not None and full_from > fit_from:
+        inner_weeks = dates[(dates >= full_from) & (dates <= splits.inner_train_end)].nunique()
+        if inner_weeks >= MIN_WEEKS["train"]:
+            log.info("training rows from %s on: earlier ones read windows cut short", full_from)
+            fit_from = full_from
+        else:
+            log.warning("training rows before %s kept: the export is short", full_from)
     return {
-        "train": rows[splits.train.contains(dates)],
-        "inner": rows[(dates >= splits.train.start) & (dates <= splits.inner_train_end)],
+        "train": rows[splits.train.contains(dates) & (dates >= fit_from)],
+        "inner": rows[(dates >= fit_from) & (dates <= splits.inner_train_end)],
         "validation": rows[splits.validation.contains(dates)],
         "calibration": rows[splits.calibration.contains(dates)],
         "test": rows[splits.test.contains(dates)],

@@ -18,7 +18,14 @@ from data.errors import ContractError
 from data.io import atomic_dir, read_json, write_json, write_parquet
 from data.params import BaseParams
 from training import tracking
-from training.frames import dvc_plot_frames, feature_lists, labeled, predictions, split_frames
+from training.frames import (
+    dvc_plot_frames,
+    feature_lists,
+    full_windows_from,
+    labeled,
+    predictions,
+    split_frames,
+)
 from training.metrics import score
 from training.model import ChurnModel
 from training.params import CompareParams, EvaluateParams, ExplainParams, TrainParams
@@ -107,7 +114,7 @@ def train(
         params.validation_weeks,
         params.min_train_weeks,
     )
-    frames = split_frames(rows, splits)
+    frames = split_frames(rows, splits, full_windows_from(manifest))
     for name, frame in frames.items():
         log.info("%s: %d rows, churn rate %.4f", name, len(frame), frame["churned"].mean())
     for name in ("inner", "validation", "calibration"):  # `train` is inner + gap + validation
