@@ -3,9 +3,11 @@
     .venv/bin/python benchmarks/exports.py                       # every variant
     .venv/bin/python benchmarks/exports.py --only recent parquet
 
-One small world is generated, then each variant rewrites its raw tables the way another
-tool's export might look (a source missing, optional columns missing, Parquet instead of CSV,
-a year of history, numeric ids, date-only timestamps, daily counts instead of events, ...)
+One small world is generated (running periods mixed: monthly open, annual billed; and once
+more, same seed, per other style a variant needs), then each variant rewrites its raw tables
+the way another tool's export might look (a source missing, optional columns missing, Parquet
+instead of CSV, a year of history, numeric ids, date-only timestamps, daily counts instead of
+events, running periods billed to their end or open-ended, no billing_interval, ...)
 and runs validate → features → train → evaluate → explain → compare → score → report in its
 own folder, with a short tuning budget. Prints one line per variant: `ok` with the model's
 test ROC AUC and ECE and the share of ended subscription rows renewed by the next one (below 30%
@@ -124,7 +126,7 @@ VARIANTS: dict[str, Callable[[Tables], Tables]] = {
     "optional_columns_missing": without_columns(
         {
             "accounts": ["name", "segment", "csm_id", "industry", "region"],
-            "subscriptions": ["plan"],
+            "subscriptions": ["plan", "billing_interval"],
             "usage_events": ["user_id", "quantity"],
             "tickets": ["closed_at", "priority", "category", "csat"],
             "contacts": ["direction", "csm_id"],
@@ -138,7 +140,12 @@ VARIANTS: dict[str, Callable[[Tables], Tables]] = {
     "daily_counts": daily_counts,
     "120_accounts": few_accounts,
     "subscription_spells": subscription_spells,
+    "running_billed": lambda t: t,  # from the world generated with --running-periods billed
+    "running_open": lambda t: t,
+    "no_billing_interval": without_columns({"subscriptions": ["billing_interval"]}),
 }
+# The style of running periods each variant's world is generated with (default: mixed).
+RUNNING = {"running_billed": "billed", "running_open": "open"}
 
 STAGES = [
     ["validate", "--raw", "raw", "--out", "outputs/validate"],
@@ -197,6 +204,22 @@ def run_variant(folder: Path) -> str:
     )
 
 
+def read_world(work: Path, style: str, accounts: int, seed: int) -> Tables:
+    """The raw tables of the world with running periods written `style`, generated once."""
+    world = work / ("world" if style == "mixed" else f"world-{style}")
+    if not (world / "raw" / "accounts.csv").exists():
+        subprocess.run(
+            [CHURN, "generate", "--out", str(world), "--accounts", str(accounts)]
+            + ["--seed", str(seed), "--running-periods", style],
+            check=True,
+            capture_output=True,
+        )
+    return {
+        p.stem: pd.read_csv(p, dtype=str, keep_default_na=False)
+        for p in (world / "raw").glob("*.csv")
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -208,25 +231,17 @@ def main() -> None:
     parser.add_argument("--tuning-minutes", type=float, default=0.1)
     parser.add_argument("--only", nargs="+", choices=sorted(VARIANTS), default=list(VARIANTS))
     args = parser.parse_args()
-    world = args.work / "world"
-    if not (world / "raw" / "accounts.csv").exists():
-        subprocess.run(
-            [CHURN, "generate", "--out", str(world), "--accounts", str(args.accounts)]
-            + ["--seed", str(args.seed)],
-            check=True,
-            capture_output=True,
-        )
-    tables = {
-        p.stem: pd.read_csv(p, dtype=str, keep_default_na=False)
-        for p in (world / "raw").glob("*.csv")
-    }
     params = yaml.safe_load(args.params.read_text())
     params["train"]["tuning_minutes"] = args.tuning_minutes
+    worlds: dict[str, Tables] = {}
     failed = 0
     for name in args.only:
         started = time.perf_counter()
+        style = RUNNING.get(name, "mixed")
+        if style not in worlds:
+            worlds[style] = read_world(args.work, style, args.accounts, args.seed)
         folder = args.work / name
-        write_variant(tables, folder, name, params)
+        write_variant(worlds[style], folder, name, params)
         outcome = run_variant(folder.resolve())
         failed += not outcome.startswith("ok")
         print(f"{name:26s} {outcome}  ({time.perf_counter() - started:.0f}s)", flush=True)

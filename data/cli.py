@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import typer
 
 from data.console import PARAMS_OPTION, out_option, run_stage, setup_logging, user_errors
+from data.contract import RunningPeriods
 from data.params import BaseParams, ValidateParams
 
 
@@ -25,13 +27,29 @@ def generate(
     out: Path = typer.Option(Path("outputs/demo"), "--out", help="Folder for raw/ and truth/."),
     accounts: int = typer.Option(2000, "--accounts", min=10, help="Number of accounts."),
     seed: int = typer.Option(42, "--seed", help="Random seed: same seed, same bytes."),
+    running_periods: RunningPeriods = typer.Option(
+        RunningPeriods.MIXED,
+        "--running-periods",
+        help="How a period still paid for at export shows its end: billed (the end it was "
+        "billed to), open (empty), mixed (monthly open, annual billed).",
+    ),
+    written_on: datetime | None = typer.Option(
+        None,
+        "--written-on",
+        formats=["%Y-%m-%d"],
+        help="Write raw/ as this world's export pulled on that day (nothing dated on or after "
+        "it; later early ends, plan changes and ticket closings not yet known); no truth/.",
+    ),
 ) -> None:
     """Simulate a demo world: raw tables following the contract, and the true churn risk."""
     from data.stages import generate as run
 
     setup_logging()
     with user_errors():
-        run(out, n_accounts=accounts, seed=seed)
+        try:
+            run(out, accounts, seed, running_periods, written_on and written_on.date())
+        except ValueError as err:
+            raise typer.BadParameter(str(err), param_hint="--written-on") from None
 
 
 def register(app: typer.Typer) -> None:

@@ -56,6 +56,19 @@ class Table:
         return next(c for c in self.columns if c.name == name)
 
 
+class RunningPeriods(StrEnum):
+    """How an export writes a billing period still running on the day it is written.
+
+    `billed`: with the end date it was billed to when it began (in the future). `open`: with an
+    empty end date, filled in once the period closes. `mixed`: some one way, some the other
+    (the demo world: monthly periods open, annual ones billed).
+    """
+
+    BILLED = "billed"
+    OPEN = "open"
+    MIXED = "mixed"
+
+
 S, D, T, N, INT = Kind.STRING, Kind.DATE, Kind.TIMESTAMP, Kind.NUMBER, Kind.INTEGER
 
 ACCOUNTS = Table(
@@ -83,7 +96,7 @@ SUBSCRIPTIONS = Table(
         Column("end_date", D),
         Column("mrr", N, required=True, min_value=0),
         Column("plan", S),
-        Column("billing_interval", S),
+        Column("billing_interval", S),  # monthly, annual, ... when the export knows it
     ),
     required=True,
     ordered=("start_date", "end_date"),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
 
+from data.contract import RunningPeriods
 from data.io import atomic_dir, write_json
 from data.params import BaseParams, ValidateParams
 
@@ -29,10 +31,20 @@ def validate(
     return report
 
 
-def generate(out_dir: Path, n_accounts: int, seed: int) -> None:
-    """Simulate the demo world into `out_dir/raw` and `out_dir/truth`, atomically."""
+def generate(
+    out_dir: Path,
+    n_accounts: int,
+    seed: int,
+    running_periods: RunningPeriods | str = RunningPeriods.MIXED,
+    written_on: dt.date | None = None,
+) -> None:
+    """Simulate the demo world into `out_dir/raw` and `out_dir/truth`, atomically.
+
+    With `written_on`, only `out_dir/raw`: the export as the same world's would have been
+    pulled on that day (see `data.world.write_world`).
+    """
     from data.world import write_world
 
     with atomic_dir(Path(out_dir)) as tmp:
-        write_world(tmp, n_accounts=n_accounts, seed=seed)
+        write_world(tmp, n_accounts, seed, running_periods=running_periods, written_on=written_on)
     log.info("demo world of %d accounts written to %s", n_accounts, out_dir)

@@ -71,6 +71,18 @@ class Dynamics:
     lapse_monthly: float = 0.025  # chance a renewal is paid late (a gap shorter than grace)
     lapse_annual: float = 0.07
     lapse_days: tuple[int, int] = (3, 25)
+    # Early ends: a client terminates before the billed end (a weekly hazard on paid days).
+    early_logit: float = -11.0  # log-odds per week at health 0, no shock
+    early_budget_weight: float = 5.5  # log-odds added by a fresh budget cut (stop paying now)
+    early_health_weight: float = 2.0  # ... per unit of health below `early_health_floor`
+    early_health_floor: float = -0.5  # only very low health ends a contract early
+    # Plan changes mid-period: healthy clients upgrade, cut budgets downgrade (weekly hazards).
+    upgrade_logit: float = -7.3
+    upgrade_health: float = 0.9  # log-odds per unit of health
+    downgrade_logit: float = -8.5
+    downgrade_budget: float = 4.0  # log-odds added by a fresh budget cut
+    upgrade_mrr: tuple[float, float] = (0.35, 0.12)  # log factor on MRR: mean, sd
+    downgrade_mrr: tuple[float, float] = (-0.3, 0.08)
 
 
 @dataclass(frozen=True)

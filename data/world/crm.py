@@ -67,6 +67,8 @@ def tickets_table(
             "priority": _PRIORITIES[priority],
             "category": _CATEGORIES[category],
             "csat": pd.array(np.where(answered, csat, np.nan), dtype="Int64"),
+            "_opened": opened,  # UTC seconds, for an export written earlier (not written)
+            "_closed": closed,
         }
     ).iloc[order]
     frame["closed_at"] = frame["closed_at"].mask(is_open[order])
@@ -106,6 +108,7 @@ def contacts_and_ratings(
             "channel": _CHANNELS[channel],
             "direction": np.where(inbound, "inbound", "outbound"),
             "csm_id": np.where(no_csm, None, np.asarray(managers.ids, dtype=object)[csm]),
+            "_at": at,  # UTC seconds, for an export written earlier (not written)
         }
     ).iloc[order]
     talked = np.isin(channel, [2, 3, 4])

@@ -1,7 +1,8 @@
-"""The hidden-state dynamics: one weekly step (health and manager contacts) and the renewal.
+"""The hidden-state dynamics: one weekly step, the renewal, early ends and plan changes.
 
 The main simulation and the truth re-simulation both call these functions, so the true
-probability is computed from exactly the process that produced the data, contacts included.
+probability is computed from exactly the process that produced the data, contacts, early
+ends and mid-period plan changes included.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data.world.config import DAY0, Dynamics
+from data.world.config import DAY0, NO_DAY, Dynamics
 
 
 @dataclass(frozen=True)
@@ -162,3 +163,94 @@ def lapse_gap(months: np.ndarray, rng: np.random.Generator, dyn: Dynamics) -> np
     chance = np.where(months == 12, dyn.lapse_annual, dyn.lapse_monthly)
     late = rng.random(n) < chance
     return np.where(late, rng.integers(dyn.lapse_days[0], dyn.lapse_days[1] + 1, n), 0)
+
+
+Day = np.ndarray | int  # day numbers: one per entry, or one for all
+
+# The truth calls the functions below on every re-simulated path every week: they work in
+# place on one new array where they can.
+
+
+def _sigmoid(intercept: float, slope: float, x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-(intercept + slope * x)))."""
+    z = x * -slope
+    z -= intercept
+    np.exp(z, out=z)
+    z += 1.0
+    return np.reciprocal(z, out=z)
+
+
+def _days(first: Day, last: Day) -> np.ndarray:
+    """Number of days in [first, last] (0 when empty)."""
+    days = np.asarray(last) - first
+    days += 1
+    return np.maximum(days, 0, out=days)
+
+
+def early_end_chance(
+    state: Health, start: np.ndarray, end: np.ndarray, first: Day, last: Day, dyn: Dynamics
+) -> np.ndarray:
+    """P(the client ends the period [start, end] early on a day of [first, last]).
+
+    [first, last] lies inside one week; the week's hazard (a fresh budget cut, very low
+    health) is spread evenly over its seven days, and only paid days before the billed end
+    `end` count (ending on `end` itself is a renewal decision, not an early end).
+    """
+    z = np.maximum(dyn.early_health_floor - state.h, 0.0)
+    z *= -dyn.early_health_weight
+    z -= dyn.early_logit
+    z -= dyn.early_budget_weight * state.budget
+    np.exp(z, out=z)
+    z += 1.0
+    z *= 7.0
+    days = _days(np.maximum(first, start), np.minimum(last, end - 1))
+    return days / z  # the week's chance, sigmoid(log-odds), spread over its days
+
+
+def early_end(
+    state: Health,
+    start: np.ndarray,
+    end: np.ndarray,
+    monday: Day,
+    rng: np.random.Generator,
+    dyn: Dynamics,
+) -> np.ndarray:
+    """The day each period is ended early during the week of `monday` (NO_DAY: it is not)."""
+    chance = early_end_chance(state, start, end, monday, monday + 6, dyn)
+    hit = np.flatnonzero(rng.random(start.shape[0]) < chance)
+    first = np.maximum(monday, start)[hit]
+    days = _days(first, np.minimum(monday + 6, end[hit] - 1))
+    day = np.full(start.shape[0], NO_DAY)
+    day[hit] = first + (rng.random(hit.shape[0]) * days).astype(np.int64)
+    return day
+
+
+def plan_change(
+    state: Health,
+    start: np.ndarray,
+    end: np.ndarray,
+    monday: Day,
+    rng: np.random.Generator,
+    dyn: Dynamics,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mid-period plan changes during the week of `monday`: (day, way).
+
+    `day` is the first day of the new plan (NO_DAY: no change), after the period's first day
+    and at the latest on its billed end; `way` is +1 for an upgrade (healthy clients),
+    -1 for a downgrade (a fresh budget cut), 0 for none. The new plan starts a fresh
+    billing period on `day`, so the renewal moves: the truth re-simulates these too.
+    """
+    n = start.shape[0]
+    first = np.maximum(monday, start + 1)
+    days = _days(first, np.minimum(monday + 6, end))
+    up = _sigmoid(dyn.upgrade_logit, dyn.upgrade_health, state.h)
+    up *= days
+    down = _sigmoid(dyn.downgrade_logit, dyn.downgrade_budget, state.budget)
+    down *= days
+    down += up
+    u = 7.0 * rng.random(start.shape)  # against a weekly chance times the days it applies on
+    hit = np.flatnonzero(u < down)  # few: the rest is left as it is
+    day, way = np.full(n, NO_DAY), np.zeros(n, dtype=np.int64)
+    day[hit] = first[hit] + (rng.random(hit.shape[0]) * days[hit]).astype(np.int64)
+    way[hit] = np.where(u[hit] < up[hit], 1, -1)
+    return day, way

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -15,9 +16,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from data.contract import RunningPeriods
 from data.io import write_json
 from data.world.cells import weekly_cells
-from data.world.config import Dynamics, WorldConfig
+from data.world.config import DAY0, Dynamics, WorldConfig
 from data.world.crm import contacts_and_ratings, tickets_table
 from data.world.dynamics import Health
 from data.world.population import draw_managers, draw_population
@@ -25,6 +27,7 @@ from data.world.simulation import World, simulate
 from data.world.tables import accounts_table, churns_table, subscriptions_table, to_dates
 from data.world.truth import realised_churn, true_risk
 from data.world.usage import KEY_EVENTS, SCHEMA, usage_chunk
+from data.world.written import written_tables, written_usage
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +69,10 @@ def _with_orphans(frame: pd.DataFrame, n_accounts: int, rng: np.random.Generator
     return pd.concat([frame, orphans], ignore_index=True)
 
 
-def _write_usage(world: World, cfg: WorldConfig, seq: np.random.SeedSequence, path: Path) -> int:
-    """Stream usage chunk by chunk; each chunk has its own seed, so chunks are independent."""
+def _write_usage(
+    world: World, cfg: WorldConfig, seq: np.random.SeedSequence, day: int, path: Path
+) -> int:
+    """Stream usage before `day` chunk by chunk; each chunk has its own seed (independent)."""
     n = len(world.pop.created)
     starts = range(0, n, cfg.usage_chunk)
     rows = 0
@@ -81,6 +86,7 @@ def _write_usage(world: World, cfg: WorldConfig, seq: np.random.SeedSequence, pa
             orphans = table.take(pa.array(pick)).set_column(
                 0, "account_id", pa.array([f"ACC-{g:05d}" for g in gone], pa.string())
             )
+            table, orphans = written_usage(table, day), written_usage(orphans, day)
             writer.write_table(table)
             writer.write_table(orphans)
             rows += table.num_rows + orphans.num_rows
@@ -120,31 +126,73 @@ def _truth(
             "mean_p_churn": round(float(risk["p_churn"].to_numpy()[known].mean()), 4),
             "churns_in_data": int((churns["churn_date"] <= to_dates(cfg.data_end)).sum()),
             "churns_by_cause": churns["cause"].value_counts().sort_index().to_dict(),
+            "early_end_churns": int(churns["early_end"].sum()),
+            "early_end_share_of_churns": round(float(churns["early_end"].mean()), 4),
         },
     }
 
 
 def _raw_tables(
-    world: World, cfg: WorldConfig, rng: Callable[[str], np.random.Generator]
+    world: World,
+    cfg: WorldConfig,
+    rng: Callable[[str], np.random.Generator],
+    day: int,
+    running: RunningPeriods,
 ) -> dict[str, pd.DataFrame]:
-    """The five small tables (usage is streamed separately), orphans included."""
+    """The five small tables as written on `day` (usage is streamed separately), orphans included.
+
+    Every table is drawn in full first and cut afterwards, so the random draws, and the rows
+    before `day`, are those of the full export.
+    """
     n = len(world.pop.created)
     cells = weekly_cells(world, cfg)
     contacts, ratings = contacts_and_ratings(world, cells, cfg, rng("contacts"))
     orphans = rng("orphans")
-    return {
+    full = {
         "accounts": accounts_table(world.pop, world.managers, rng("accounts")),
-        "subscriptions": subscriptions_table(world.periods, world.lives, world.pop, cfg),
+        "subscriptions": subscriptions_table(world.periods, world.pop, day, running),
         "tickets": _with_orphans(tickets_table(world, cells, cfg, rng("tickets")), n, orphans),
         "contacts": _with_orphans(contacts, n, orphans),
         "manager_ratings": ratings,
     }
+    return written_tables(full, day)
 
 
-def write_world(out_dir: Path, n_accounts: int, seed: int) -> None:
-    """Write `out_dir/raw/` (the six contract tables as CSV) and `out_dir/truth/`."""
+def _written_day(written_on: dt.date | None, cfg: WorldConfig) -> int:
+    """Day number of the day the export is written (the day after the data by default)."""
+    if written_on is None:
+        return cfg.data_end + 1
+    day = int((np.datetime64(written_on, "D") - DAY0).astype(np.int64))
+    if not 1 <= day <= cfg.data_end + 1:
+        first, last = DAY0 + 1, DAY0 + cfg.data_end + 1
+        raise ValueError(f"written_on must be between {first} and {last}, not {written_on}")
+    return day
+
+
+def write_world(
+    out_dir: Path,
+    n_accounts: int,
+    seed: int,
+    running_periods: RunningPeriods | str = RunningPeriods.MIXED,
+    written_on: dt.date | None = None,
+) -> None:
+    """Write `out_dir/raw/` (the six contract tables as CSV) and `out_dir/truth/`.
+
+    Args:
+        out_dir: Folder to create.
+        n_accounts: Accounts in the world.
+        seed: Same seed, same world and same bytes.
+        running_periods: How periods still paid for on the day of writing show their end
+            (`RunningPeriods`: billed, open, or mixed by billing interval).
+        written_on: Write raw/ as the same world's export pulled on that day (nothing dated
+            on or after it, later early ends and plan changes not yet known, tickets closed
+            later still open). Only raw/ is written then: the truth is the full export's
+            (same seed, same world). None: the whole export, written the day after the data.
+    """
     started = time.perf_counter()
     cfg, dyn = WorldConfig(), Dynamics()
+    running = RunningPeriods(running_periods)
+    day = _written_day(written_on, cfg)
     seqs = dict(zip(_STREAMS, np.random.SeedSequence(seed).spawn(len(_STREAMS)), strict=True))
 
     def rng(name: str) -> np.random.Generator:
@@ -155,26 +203,28 @@ def write_world(out_dir: Path, n_accounts: int, seed: int) -> None:
     world = simulate(pop, managers, cfg, dyn, rng("simulation"))
     raw, truth_dir = Path(out_dir) / "raw", Path(out_dir) / "truth"
     raw.mkdir(parents=True)
-    truth_dir.mkdir(parents=True)
     rows = {}
-    for name, frame in _raw_tables(world, cfg, rng).items():
+    for name, frame in _raw_tables(world, cfg, rng, day, running).items():
         pacsv.write_csv(_arrow(frame), raw / f"{name}.csv", _CSV)
         rows[name] = len(frame)
-    rows["usage_events"] = _write_usage(world, cfg, seqs["usage"], raw / "usage_events.csv")
+    rows["usage_events"] = _write_usage(world, cfg, seqs["usage"], day, raw / "usage_events.csv")
     log.info("raw tables written in %.1fs: %s", time.perf_counter() - started, rows)
+    if written_on is not None:
+        log.info("export as written on %s: truth/ is the full export's, not written", written_on)
+        return
+    truth_dir.mkdir(parents=True)
     truth = _truth(world, cfg, dyn, rng("truth"))
     pq.write_table(truth["risk"], truth_dir / "risk.parquet")
     pq.write_table(_arrow(truth["churns"]), truth_dir / "churns.parquet")
-    write_json(
-        _summary(world, cfg, dyn, n_accounts, seed, rows, truth["summary"]),
-        truth_dir / "world.json",
-    )
+    summary = _summary(world, cfg, dyn, n_accounts, seed, rows, truth["summary"])
+    write_json({**summary, "running_periods": running.value}, truth_dir / "world.json")
     log.info("world written in %.1fs", time.perf_counter() - started)
 
 
 def _summary(
     world: World, cfg: WorldConfig, dyn: Dynamics, n: int, seed: int, rows: dict, truth: dict
 ) -> dict[str, Any]:
+    periods = world.periods
     return {
         "seed": seed,
         "accounts": n,
@@ -199,6 +249,9 @@ def _summary(
         "key_events": list(KEY_EVENTS),
         "managers": len(world.managers.segment),
         "lives": len(world.lives),
+        "plan_changes_in_data": int(
+            ((periods["rewritten"] > periods["end"]) & (periods["rewritten"] <= cfg.data_end)).sum()
+        ),
         "rows": rows,
         **truth,
         "config": asdict(cfg),

@@ -6,7 +6,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from data.world.config import CAUSES, DAY0, INDUSTRIES, NO_DAY, REGIONS, SEGMENTS, WorldConfig
+from data.contract import RunningPeriods
+from data.world.config import CAUSES, DAY0, INDUSTRIES, NO_DAY, REGIONS, SEGMENTS
 from data.world.population import Managers, Population
 
 _NAME_A = np.array(["Blue", "North", "Bright", "Silver", "Green", "Rapid", "Prime", "Clear"])
@@ -40,35 +41,42 @@ def accounts_table(pop: Population, managers: Managers, rng: np.random.Generator
 
 
 def subscriptions_table(
-    periods: pd.DataFrame, lives: pd.DataFrame, pop: Population, cfg: WorldConfig
+    periods: pd.DataFrame, pop: Population, written_on: int, running: RunningPeriods
 ) -> pd.DataFrame:
-    """Billing rows as of the export day: one row per paid period.
+    """Billing rows as the export written on day `written_on` shows them: one per paid period.
 
-    Each row's end date is its paid-through date, known when the period starts, so the rows
-    reveal a churn only once it has happened. A monthly period running at export has no end
-    date (it renews by itself); an annual term in force shows its end, in the future.
+    Only periods begun before that day. A period whose end was rewritten before it (the
+    client ended early, or changed plan: the old row ends the day before the new one) shows
+    the rewritten end; a later rewrite is not known yet. A period still paid for on that day
+    is written the `running` way: its end as billed when it began, or an empty end date.
+    So the rows reveal a churn only once it has happened.
     """
-    rows = periods[periods["start"] <= cfg.data_end].sort_values(["account", "start"])
-    churn = lives["churn"].to_numpy()[rows["life"].to_numpy()]
-    running = (rows["months"] == 1) & (rows["end"] >= cfg.data_end) & (churn > cfg.data_end)
-    end = pd.Series(to_dates(rows["end"]), index=rows.index).mask(running)
-    plan = np.char.add(
-        np.char.add(_TIERS[pop.segment[rows["account"].to_numpy()]], "_"),
-        np.where(rows["months"] == 12, "annual", "monthly"),
-    )
+    rows = periods[periods["start"] < written_on].sort_values(["account", "start"])
+    rewritten = rows["rewritten"].to_numpy() < written_on
+    known = np.where(rewritten, rows["end"].to_numpy(), rows["billed_end"].to_numpy())
+    monthly = rows["months"].to_numpy() == 1
+    open_ended = {
+        RunningPeriods.BILLED: False,
+        RunningPeriods.OPEN: True,
+        RunningPeriods.MIXED: monthly,
+    }[RunningPeriods(running)]
+    end = pd.Series(to_dates(known)).mask((known >= written_on) & open_ended)
+    account = rows["account"].to_numpy()
+    interval = np.where(monthly, "monthly", "annual")
     return pd.DataFrame(
         {
-            "account_id": pop.ids[rows["account"].to_numpy()],
+            "account_id": pop.ids[account],
             "start_date": to_dates(rows["start"]),
             "end_date": end.to_numpy(),
             "mrr": rows["mrr"].to_numpy(),
-            "plan": plan,
+            "plan": np.char.add(np.char.add(_TIERS[rows["tier"].to_numpy()], "_"), interval),
+            "billing_interval": interval,
         }
     )
 
 
 def churns_table(lives: pd.DataFrame, pop: Population, last_day: int) -> pd.DataFrame:
-    """Every simulated churn up to `last_day`: account_id, life, churn_date, cause."""
+    """Every simulated churn up to `last_day`: account_id, life, churn_date, cause, early_end."""
     done = lives[(lives["churn"] != NO_DAY) & (lives["churn"] <= last_day)]
     return pd.DataFrame(
         {
@@ -76,5 +84,6 @@ def churns_table(lives: pd.DataFrame, pop: Population, last_day: int) -> pd.Data
             "life": done["life"].astype("int32").to_numpy(),
             "churn_date": to_dates(done["churn"]),
             "cause": np.asarray(CAUSES)[done["cause"].to_numpy()],
+            "early_end": done["early_end"].to_numpy(),
         }
     ).sort_values(["account_id", "life"], ignore_index=True)

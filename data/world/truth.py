@@ -6,7 +6,16 @@ import numpy as np
 import pandas as pd
 
 from data.world.config import NO_DAY, Dynamics
-from data.world.dynamics import Health, Traits, lapse_gap, leave_probability, period_end, step
+from data.world.dynamics import (
+    Health,
+    Traits,
+    early_end_chance,
+    lapse_gap,
+    leave_probability,
+    period_end,
+    plan_change,
+    step,
+)
 from data.world.simulation import World
 
 _CHUNK_ELEMENTS = 1 << 19  # (rows x paths) per batch: bounded memory, numpy-efficient
@@ -35,24 +44,33 @@ def churn_probability(
 ) -> np.ndarray:
     """P(the life's churn date falls in [as_of, as_of + horizon)) for each row.
 
-    `rows` holds as_of, age (weeks into the life), end (next renewal's last paid day) and the
-    `Health` fields; each row is re-simulated `paths` times, future manager contacts included.
+    `rows` holds as_of, age (weeks into the life), start and end (first and last paid day of
+    the current or next billing period, as billed) and the `Health` fields; each row is
+    re-simulated `paths` times, future manager contacts, early ends and plan changes included,
+    in the simulation's order within a week: early ends, plan changes, renewals, the step.
     """
     rep = np.repeat(np.arange(len(rows)), paths)
     traits = traits.take(rep)
     state = Health(*(rows[name].to_numpy()[rep] for name in Health.__dataclass_fields__))
     as_of, age0 = rows["as_of"].to_numpy()[rep], rows["age"].to_numpy()[rep]
-    end = rows["end"].to_numpy()[rep].copy()
+    start, end = rows["start"].to_numpy()[rep].copy(), rows["end"].to_numpy()[rep].copy()
     # Rao-Blackwellised: carry each path's survival probability instead of sampling leaving.
     survive = np.ones(rep.shape[0])
     for week in range(-(-horizon // 7)):
         age = age0 + week
-        due = np.flatnonzero(end < np.minimum(as_of + 7 * (week + 1), as_of + horizon))
+        monday = as_of + 7 * week
+        last = np.minimum(monday + 6, as_of + horizon - 1)  # early ends inside the window count
+        survive *= 1.0 - early_end_chance(state, start, end, monday, last, dyn)
+        day, _ = plan_change(state, start, end, monday, rng, dyn)
+        moved = np.flatnonzero(day != NO_DAY)  # a fresh billing period from the change day
+        start[moved], end[moved] = day[moved], period_end(day[moved], traits.months[moved])
+        due = np.flatnonzero(end < np.minimum(monday + 7, as_of + horizon))
         if due.size:
             p = leave_probability(state.take(due), traits.take(due), age[due], dyn)
             survive[due] *= 1.0 - p
             months = traits.months[due]
-            end[due] = period_end(end[due] + 1 + lapse_gap(months, rng, dyn), months)
+            start[due] = end[due] + 1 + lapse_gap(months, rng, dyn)
+            end[due] = period_end(start[due], months)
         state, _ = step(state, traits, age, rng, dyn)  # contacts act on the state, as in the data
     return 1.0 - survive.reshape(len(rows), paths).mean(axis=1)
 

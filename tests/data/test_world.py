@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from data.contract import TABLES
+from data.contract import TABLES, RunningPeriods
 from data.world import write_world
 from data.world.cells import local_strings, utc_strings, weekly_cells
 from data.world.config import Dynamics, WorldConfig
@@ -23,14 +23,16 @@ from data.world.dynamics import (
     step,
     touches,
 )
-from data.world.population import draw_managers, draw_population
-from data.world.simulation import MON0, simulate
+from data.world.population import Population, draw_managers, draw_population
+from data.world.simulation import MON0, World, simulate
+from data.world.tables import subscriptions_table
 from data.world.truth import churn_probability
 from data.world.usage import usage_chunk
 
 GRACE = pd.Timedelta(days=30)
 HORIZON = pd.Timedelta(days=90)
 DATA_END = pd.Timestamp("2026-10-31")
+WRITTEN_ON = pd.Timestamp("2025-11-17")  # a Monday, a year before the export
 
 
 def _day(text: str) -> int:
@@ -106,13 +108,20 @@ def test_leave_probability_rises_as_health_falls_and_annual_is_riskier_per_decis
     assert p[1] == pytest.approx(expected)
 
 
+def _steady(dyn: Dynamics) -> Dynamics:
+    """The dynamics without early ends and plan changes (renewals are the only way out)."""
+    never = float("-inf")
+    return dataclasses.replace(dyn, early_logit=never, upgrade_logit=never, downgrade_logit=never)
+
+
 def test_true_risk_counts_only_renewals_whose_churn_date_falls_inside_the_window() -> None:
-    dyn = Dynamics()
+    dyn = _steady(Dynamics())
     as_of = _day("2025-03-03")
     rows = pd.DataFrame(
         {
             "as_of": as_of,
             "age": 60,
+            "start": as_of - 300,
             "end": as_of + np.array([90, 89, 10, 10, 0]),
             "h": [-8.0, -8.0, -8.0, 3.0, 0.0],
             "champion": 0.0,
@@ -241,6 +250,11 @@ def test_same_seed_same_bytes_other_seed_other_world(tmp_path: Path) -> None:
     assert len(first) == 9
     assert first == digest(tmp_path / "b")
     assert first["raw/usage_events.csv"] != digest(tmp_path / "c")["raw/usage_events.csv"]
+    for name in ("d", "e"):  # written earlier: raw/ only, same seed and day, same bytes
+        write_world(tmp_path / name, n_accounts=60, seed=5, written_on=WRITTEN_ON.date())
+    cut = digest(tmp_path / "d")
+    assert len(cut) == 6 and cut == digest(tmp_path / "e")
+    assert cut["raw/usage_events.csv"] != first["raw/usage_events.csv"]
 
 
 def test_every_raw_table_has_the_contract_columns_in_order(world: Path) -> None:
@@ -307,7 +321,7 @@ def test_truth_covers_active_lives_on_mondays_only(world: Path) -> None:
     churns = pd.read_parquet(world / "truth" / "churns.parquet")
     hidden = ["hidden_h", "hidden_champion", "hidden_budget", "hidden_friction", "hidden_quiet"]
     assert list(risk.columns) == ["account_id", "as_of", "life", "p_churn", *hidden]
-    assert list(churns.columns) == ["account_id", "life", "churn_date", "cause"]
+    assert list(churns.columns) == ["account_id", "life", "churn_date", "cause", "early_end"]
     assert (pd.to_datetime(risk["as_of"]).dt.day_of_week == 0).all()
     assert risk["p_churn"].between(0, 1).all()
     assert not risk.duplicated(["account_id", "as_of"]).any()
@@ -377,3 +391,186 @@ def test_usage_and_tickets_show_trouble_in_the_weeks_before_a_churn(world: Path)
     close = (tickets["account_id"].map(last) - opened).between(pd.Timedelta(0), "56D")
     urgent = tickets["priority"].isin(["high", "urgent"])
     assert urgent[close].mean() > urgent[~close].mean()
+
+
+# --- running periods, early ends, plan changes, exports written earlier ----------------------
+
+
+@pytest.fixture(scope="module")
+def cut(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The `world` fixture's export as written on WRITTEN_ON."""
+    out = tmp_path_factory.mktemp("cut")
+    write_world(out, n_accounts=400, seed=11, written_on=WRITTEN_ON.date())
+    return out
+
+
+@pytest.fixture(scope="module")
+def simulated() -> tuple[World, Population]:
+    cfg, rng = WorldConfig(), np.random.default_rng(4)
+    managers = draw_managers(200, rng)
+    pop = draw_population(200, managers, cfg, rng)
+    return simulate(pop, managers, cfg, Dynamics(), rng), pop
+
+
+def _subscriptions(world: Path) -> pd.DataFrame:
+    return _raw(world, "subscriptions", parse_dates=["start_date", "end_date"])
+
+
+def _billed_end(subs: pd.DataFrame) -> pd.Series:
+    """The end a row's period was billed to when it began: one interval after its start."""
+    months = subs["billing_interval"].map({"monthly": 1, "annual": 12}).to_numpy()
+    start = subs["start_date"].to_numpy().astype("datetime64[D]") - np.datetime64("2024-05-01")
+    end = period_end(start.astype(np.int64), months)
+    return pd.Series(np.datetime64("2024-05-01") + end.astype("timedelta64[D]"), index=subs.index)
+
+
+@pytest.mark.parametrize("written_on", [_day("2025-11-17"), _day("2026-11-01")])
+def test_each_style_writes_a_running_period_its_way(
+    simulated: tuple[World, Population], written_on: int
+) -> None:
+    sim, pop = simulated
+    styles = {
+        style: subscriptions_table(sim.periods, pop, written_on, style) for style in RunningPeriods
+    }
+    billed, open_, mixed = (styles[s] for s in ("billed", "open", "mixed"))
+    day = np.datetime64("2024-05-01") + np.timedelta64(written_on, "D")
+    assert (billed["start_date"] < day).all() and billed["end_date"].notna().all()
+    running = billed["end_date"] >= day
+    assert running.sum() > 50
+    # A running period shows the end it was billed to when it began.
+    assert (billed["end_date"] == _billed_end(billed))[running].all()
+    assert (open_["end_date"].isna() == running).all()
+    monthly = billed["billing_interval"] == "monthly"
+    assert (mixed["end_date"].isna() == (running & monthly)).all()
+    assert (monthly & running).any() and (~monthly & running).any()
+    for frame in (open_, mixed):  # the same rows, only running ends differ
+        pd.testing.assert_frame_equal(
+            frame.drop(columns="end_date"), billed.drop(columns="end_date")
+        )
+        assert (frame["end_date"] == billed["end_date"])[frame["end_date"].notna()].all()
+    assert set(billed["billing_interval"]) == {"monthly", "annual"}
+    assert (billed["plan"].str.split("_").str[1] == billed["billing_interval"]).all()
+
+
+def test_early_ends_rewrite_the_row_and_the_life_churns_there(world: Path) -> None:
+    subs = _subscriptions(world)
+    churns = pd.read_parquet(world / "truth" / "churns.parquet")
+    churns["churn_date"] = pd.to_datetime(churns["churn_date"])
+    early = churns[churns["early_end"] & (churns["churn_date"] <= DATA_END)]
+    assert 0 < len(early) < 0.1 * len(churns)
+    rows = subs.merge(
+        early, left_on=["account_id", "end_date"], right_on=["account_id", "churn_date"]
+    )
+    assert len(rows) == len(early)  # each early churn is the end of a row...
+    assert (rows["end_date"] < _billed_end(rows)).all()  # ...before the end it was billed to
+    assert (rows["end_date"] >= rows["start_date"]).all()
+    # Nothing restarts within the grace gap: the contract reads a churn on that day.
+    lives = _lives_from_subscriptions(subs)
+    ends = set(zip(lives["account_id"], lives["end"], strict=True))
+    assert {(a, e) for a, e in zip(rows["account_id"], rows["end_date"], strict=True)} <= ends
+
+
+def test_a_plan_change_ends_the_old_row_the_day_before_the_new_one(world: Path) -> None:
+    subs = _subscriptions(world).sort_values(["account_id", "start_date"], ignore_index=True)
+    nxt = subs.groupby("account_id").shift(-1)
+    cut_short = subs["end_date"] < _billed_end(subs)
+    changed = cut_short & (nxt["start_date"] == subs["end_date"] + pd.Timedelta(days=1))
+    assert changed.sum() > 20
+    churns = pd.read_parquet(world / "truth" / "churns.parquet")
+    churned = set(zip(churns["account_id"], pd.to_datetime(churns["churn_date"]), strict=True))
+    old, new = subs[changed], nxt[changed]
+    assert not any(
+        (a, e) in churned for a, e in zip(old["account_id"], old["end_date"], strict=True)
+    )
+    assert (new["billing_interval"] == old["billing_interval"]).all()
+    assert (new["mrr"] != old["mrr"]).mean() > 0.9
+    assert (new["plan"] != old["plan"]).any()
+    # Every row cut short before its billed end is either an early end or a plan change.
+    early = cut_short & ~changed
+    assert {
+        (a, e) for a, e in zip(subs["account_id"][early], subs["end_date"][early], strict=True)
+    } <= churned
+
+
+def test_the_truth_re_simulates_early_ends_and_plan_changes() -> None:
+    base = Dynamics()
+    as_of = _day("2025-03-03")
+    rows = pd.DataFrame(
+        {
+            "as_of": as_of,
+            "age": 60,
+            "start": as_of - 300,
+            "end": as_of + np.array([200, 10]),  # renewal far off, renewal in the window
+            "h": [-3.0, -8.0],
+            "champion": 0.0,
+            "budget": [1.0, 0.0],
+            "friction": 0.0,
+            "quiet": 0.0,
+        }
+    )
+    traits = dataclasses.replace(_traits(2), mu=rows["h"].to_numpy())
+    steady = churn_probability(rows, traits, 200, 90, np.random.default_rng(0), _steady(base))
+    early = dataclasses.replace(_steady(base), early_logit=base.early_logit)
+    p = churn_probability(rows, traits, 200, 90, np.random.default_rng(0), early)
+    assert steady[0] == 0.0 and p[0] > 0.2  # a fresh cut and very low health end it early
+    # Clients upgrading on the spot start a fresh annual period: the renewal leaves the window.
+    eager = dataclasses.replace(_steady(base), upgrade_logit=50.0)
+    moved = churn_probability(rows, traits, 200, 90, np.random.default_rng(0), eager)
+    assert steady[1] > 0.99 and moved[1] == 0.0
+
+
+def test_an_export_written_earlier_shows_only_what_was_known_then(world: Path, cut: Path) -> None:
+    day = WRITTEN_ON.tz_localize("UTC")
+    dated = {
+        "accounts": "created_at",
+        "usage_events": "occurred_at",
+        "tickets": "opened_at",
+        "contacts": "occurred_at",
+        "manager_ratings": "rated_at",
+    }
+    for name, column in dated.items():
+        stamps = _utc(_raw(cut, name, usecols=[column])[column])
+        assert (stamps < day).all() and len(stamps) > 100, name
+        full = _raw(world, name, usecols=[column])[column]
+        assert len(stamps) == (_utc(full) < day).sum(), name  # every row before T is there
+    for name in ("accounts", "contacts", "manager_ratings"):  # ... as the full export has it
+        full = _raw(world, name)
+        before = full[_utc(full[dated[name]]) < day].reset_index(drop=True)
+        pd.testing.assert_frame_equal(_raw(cut, name), before)
+    full = _raw(world, "tickets").set_index("ticket_id")
+    early = _raw(cut, "tickets").set_index("ticket_id")
+    later = _utc(full.loc[early.index, "closed_at"]) >= day
+    assert later.sum() > 10
+    assert early.loc[later, ["closed_at", "csat"]].isna().all().all()  # still open then
+    pd.testing.assert_frame_equal(early[~later], full.loc[early.index[~later]])
+
+
+def test_an_export_written_earlier_writes_subscriptions_as_they_were(
+    world: Path, cut: Path
+) -> None:
+    full, early = _subscriptions(world), _subscriptions(cut)
+    assert (early["start_date"] < WRITTEN_ON).all()
+    key = ["account_id", "start_date"]
+    ended = early[early["end_date"] < WRITTEN_ON]
+    merged = ended.merge(full, on=key, suffixes=("", "_full"), validate="1:1")
+    assert len(merged) == len(ended) > 100
+    for column in ("end_date", "mrr", "plan", "billing_interval"):
+        assert (merged[column] == merged[f"{column}_full"]).all(), column
+    # Running on T (mixed): monthly open, annual billed to its end, even if later cut short.
+    running = early[~early.index.isin(ended.index)]
+    monthly = running["billing_interval"] == "monthly"
+    assert running["end_date"][monthly].isna().all()
+    assert (running["end_date"] == _billed_end(running))[~monthly].all()
+    shown = full.merge(running[~monthly], on=key, suffixes=("_full", ""))
+    assert (shown["end_date_full"] < shown["end_date"]).any()  # ended early or changed later
+    # A full row ended before T but not yet ended in the cut: a plan change on T itself.
+    hidden = full[(full["start_date"] < WRITTEN_ON) & (full["end_date"] < WRITTEN_ON)]
+    hidden = hidden.merge(ended[key], on=key, how="left", indicator=True)
+    assert (
+        hidden[hidden["_merge"] == "left_only"]["end_date"] == WRITTEN_ON - pd.Timedelta(days=1)
+    ).all()
+
+
+def test_written_on_must_fall_inside_the_data(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="written_on must be between"):
+        write_world(tmp_path, n_accounts=60, seed=1, written_on=pd.Timestamp("2027-01-01").date())
