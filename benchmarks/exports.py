@@ -10,8 +10,9 @@ instead of CSV, a year of history, numeric ids, date-only timestamps, daily coun
 events, running periods billed to their end or open-ended, no billing_interval, ...)
 and runs validate → features → train → evaluate → explain → compare → score → report in its
 own folder, with a short tuning budget. Prints one line per variant: `ok` with the model's
-test ROC AUC and ECE and the share of ended subscription rows renewed by the next one (below 30%
-they are not billing periods), or the stage that failed with the end of its error output.
+test ROC AUC and ECE and how the latest week times each account's renewal (a date from the
+billing interval, or only the anniversaries of the start), or the stage that failed with the
+end of its error output.
 """
 
 from __future__ import annotations
@@ -195,12 +196,13 @@ def run_variant(folder: Path) -> str:
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
             return f"FAILED at {stage[0]} (exit {done.returncode}): " + " | ".join(tail)
     model = json.loads((folder / "outputs/evaluate/metrics.json").read_text())["model"]
-    manifest = json.loads((folder / "outputs/features/manifest.json").read_text())
-    renewed = manifest["subscription_rows_renewed_share"]
-    shown = "-" if renewed is None else f"{renewed:.0%}"
+    snaps = pd.read_parquet(folder / "outputs/features/snapshots.parquet")
+    latest = snaps[snaps["as_of"] == snaps["as_of"].max()]
+    dated = latest["account_days_to_renewal"].notna().mean()
+    by_anniversary = latest["account_days_to_anniversary"].notna().mean()
     return (
-        f"ok  test ROC AUC {model['roc_auc']:.3f}, ECE {model['ece']:.3f}, "
-        f"subscription rows renewed {shown}"
+        f"ok  test ROC AUC {model['roc_auc']:.3f}, ECE {model['ece']:.3f}; latest week: "
+        f"renewal dated {dated:.0%}, by anniversaries {by_anniversary:.0%}"
     )
 
 
