@@ -222,6 +222,8 @@ WEEKS = {
     "scored_median": "scored weeks (median)",
     "latest": "latest week",
     "test_median": "test weeks (median)",
+    "ceiling, train weeks": "latest week, ceiling on train weeks",
+    "ceiling, all earlier weeks": "latest week, ceiling on all earlier",
 }
 
 
@@ -236,6 +238,7 @@ def weekly_rows(style: str, seed: int, weekly: dict) -> list[dict]:
         }
         | {"rows": weekly[key]["rows"]}
         for key, label in WEEKS.items()
+        if key in weekly
     ]
 
 

@@ -16,6 +16,7 @@ capture): rating 1 first, never rated last, ties broken at random with a fixed s
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,38 @@ def score_check(work: Path, params: Path, churn: str, day: dt.date, rows: pd.Dat
     return f"churn score --as-of {day}: same {len(rows)} probabilities (max diff {gap:.1e})"
 
 
+def latest_ceilings(
+    work: Path, snapshots: pd.DataFrame, truth: pd.DataFrame, days: list[dt.date]
+) -> dict[str, dict[str, float]]:
+    """What these features can tell on the latest week: regressors fitted to the truth itself.
+
+    One on the training weeks (the rows the weekly model learned from), one on every week
+    before the scored ones (what a model refitted on all labeled weeks could at best reach).
+    """
+    import lightgbm as lgb
+
+    manifest = json.loads((work / "features" / "manifest.json").read_text())
+    meta = json.loads((work / "train" / "model" / "model.json").read_text())
+    names = [f["name"] for f in manifest["features"]]
+    rows = with_truth(snapshots, truth)
+    for f in manifest["features"]:
+        if f["dtype"] == "category":
+            rows[f["name"]] = rows[f["name"]].astype("category")
+    week = rows[rows["as_of"] == days[-1]]
+    fits = {
+        "ceiling, train weeks": rows["as_of"] <= dt.date.fromisoformat(meta["splits"]["train_end"]),
+        "ceiling, all earlier weeks": rows["as_of"] < days[0],
+    }
+    out = {}
+    for name, mask in fits.items():
+        fitted = lgb.LGBMRegressor(
+            n_estimators=800, learning_rate=0.03, num_leaves=31, min_child_samples=50, verbose=-1
+        ).fit(rows.loc[mask, names], rows.loc[mask, "p_churn"])
+        p = pd.Series(np.clip(fitted.predict(week[names]), 1e-6, 1 - 1e-6), index=week.index)
+        out[name] = truth_agreement(week["p_churn"], p)
+    return out
+
+
 def scored_weeks(work: Path, params: Path, churn: str, test_rows: pd.DataFrame) -> dict[str, Any]:
     """The figures of the latest unlabeled Mondays and of the test weeks, by the weekly model."""
     snapshots, _, _ = read_features(work / "features")
@@ -146,6 +179,7 @@ def scored_weeks(work: Path, params: Path, churn: str, test_rows: pd.DataFrame) 
         "scored_median": summarise(weeks["scored"]),
         "latest": weeks["scored"].iloc[-1].drop("as_of").astype(float).to_dict(),
         "test_median": summarise(weeks["test"]),
+        **latest_ceilings(work, snapshots, truth, days),
         "scored_per_monday": weeks["scored"].to_dict("records"),
         "test_per_monday": weeks["test"].to_dict("records"),
     }
