@@ -17,6 +17,7 @@ from serving.api import create_app
 from serving.params import ReportParams, ScoreParams
 from serving.settings import Settings
 from serving.stages import report, score
+from training.frames import full_windows_from
 from training.profile import PROFILE_KEY, saved_profile
 from training.stages import load_model
 
@@ -103,7 +104,11 @@ def test_a_week_of_the_training_period_flags_nothing(skew_runs, modeled, feature
     _, meta = load_model(modeled / "train" / "model")
     assert skew["status"] == "checked"
     assert skew["features_checked"] == len(meta["features"])
-    assert skew["training_start"] == meta["splits"]["train_start"]
+    # The training rows begin once every window lies inside the export's history.
+    full_from = full_windows_from(json.loads((featured / "manifest.json").read_text()))
+    start = max(dt.date.fromisoformat(meta["splits"]["train_start"]), full_from)
+    dates = pd.to_datetime(pd.read_parquet(featured / "snapshots.parquet")["as_of"]).dt.date
+    assert skew["training_start"] == min(d for d in dates.unique() if d >= start).isoformat()
     assert skew["training_end"] == meta["splits"]["train_end"]
     assert skew["flagged"] == [], [f["name"] for f in skew["flagged"]]
 
