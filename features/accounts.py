@@ -155,7 +155,6 @@ def build_accounts(con: duckdb.DuckDBPyConnection) -> list[Feature]:
     """Create table `f_accounts` (sid, extras, account features) from accounts/subscriptions."""
     _register_intervals(con)
     far = "DATE '9999-12-31'"
-    per_month = DAYS_PER_MONTH
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE renewed AS
         WITH starts AS (SELECT DISTINCT account_id, start_date AS next_start FROM subscriptions),
@@ -165,7 +164,7 @@ def build_accounts(con: duckdb.DuckDBPyConnection) -> list[Feature]:
         followed AS (SELECT c.*, n.next_start FROM closed c ASOF JOIN starts n
                      ON c.account_id = n.account_id AND n.next_start >= c.end_date)
         SELECT account_id, plan, CAST(next_start + 1 AS DATE) AS known_from,
-               CAST(round(length / {per_month}) AS INTEGER) AS months, 0 AS days
+               CAST(round(length / {DAYS_PER_MONTH}) AS INTEGER) AS months, 0 AS days
         FROM followed WHERE next_start - end_date <= {RENEWED_WITHIN_DAYS}
         AND length >= {MIN_INFERRED_DAYS}"""
     )
@@ -194,8 +193,9 @@ def build_accounts(con: duckdb.DuckDBPyConnection) -> list[Feature]:
         last AS (SELECT account_id, known_from, max(months) AS months FROM renewed GROUP BY ALL),
         own AS (SELECT k.sid, {{'months': r.months, 'days': 0}} AS iv FROM keys k
                 ASOF JOIN last r ON k.account_id = r.account_id AND k.as_of >= r.known_from),
-        paid AS (SELECT k.sid, max(s.end_date) AS last_paid FROM keys k JOIN subscriptions s
-                 ON k.account_id = s.account_id AND s.end_date < k.as_of GROUP BY k.sid),
+        ended AS (SELECT account_id, end_date FROM subscriptions WHERE end_date IS NOT NULL),
+        paid AS (SELECT k.sid, s.end_date AS last_paid FROM keys k ASOF JOIN ended s
+                 ON k.account_id = s.account_id AND k.as_of > s.end_date),
         ago AS (SELECT k.sid, sum(s.mrr) AS mrr FROM keys k JOIN subscriptions s
             ON k.account_id = s.account_id AND s.start_date <= k.as_of - 91
             AND coalesce(s.end_date, {far}) >= k.as_of - 91 GROUP BY k.sid),

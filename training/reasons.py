@@ -232,7 +232,7 @@ def sentence(feature: Mapping[str, Any], row: Row) -> str:
     name = feature["name"]
     value = row.get(name)
     if feature["dtype"] == "category":
-        if value is None or (isinstance(value, float) and math.isnan(value)):
+        if _missing(value):
             return f"{feature['description']}: unknown"
         return f"{feature['description']}: {str(value).replace('_', ' ')}"
     number = _num(value)

@@ -7,7 +7,6 @@ the same Interface-A tables (as frames) and must give the same values as `churn 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 
 import numpy as np
 import pandas as pd
@@ -171,27 +170,17 @@ def _interval(text: object) -> int | None:
     return names.get(str(text).lower()) if pd.notna(text) else None
 
 
-@functools.cache
-def _renewed_cached(key: int, as_of: pd.Timestamp) -> pd.DataFrame:
-    return _renewed_now(_POPULATIONS[key], as_of)
+def renewed_periods(all_subs: pd.DataFrame) -> pd.DataFrame:
+    """Closed rows (any account) renewed by a row starting within 3 days, with their months.
 
-
-_POPULATIONS: dict[int, pd.DataFrame] = {}
-
-
-def _renewed(all_subs: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    _POPULATIONS[id(all_subs)] = all_subs
-    return _renewed_cached(id(all_subs), as_of)
-
-
-def _renewed_now(all_subs: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Closed rows (any account) renewed by a row that started before `as_of`, with months."""
+    `next_start` is when the renewing row started: the period is known from the day after.
+    """
     rows = []
     for account, group in all_subs.groupby("account_id"):
         starts = sorted(group["start_date"])
         for row in group[group["end_date"].notna()].itertuples():
             later = [s for s in starts if s >= row.end_date]
-            if not later or (later[0] - row.end_date).days > 3 or later[0] >= as_of:
+            if not later or (later[0] - row.end_date).days > 3:
                 continue
             length = (row.end_date - row.start_date).days + 1
             if length >= 16:
@@ -199,12 +188,12 @@ def _renewed_now(all_subs: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["account_id", "plan", "next_start", "months"])
 
 
-def _interval_of(top: pd.Series, all_subs: pd.DataFrame, as_of: pd.Timestamp) -> int | None:
+def _interval_of(top: pd.Series, renewed: pd.DataFrame, as_of: pd.Timestamp) -> int | None:
     """Months between renewals: the row's own interval, its plan's usual one, the account's."""
     own = _interval(top.get("billing_interval"))
     if own is not None:
         return own
-    renewed = _renewed(all_subs, as_of)
+    renewed = renewed[renewed["next_start"] < as_of]
     if pd.notna(top["plan"]):
         of_plan = renewed[renewed["plan"] == top["plan"]]
         if len(of_plan):
@@ -226,7 +215,7 @@ def _first_on_or_after(start: pd.Timestamp, as_of: pd.Timestamp, months: int) ->
 
 
 def _account(
-    account: pd.Series, subs: pd.DataFrame, snap: pd.Series, all_subs: pd.DataFrame
+    account: pd.Series, subs: pd.DataFrame, snap: pd.Series, renewed: pd.DataFrame
 ) -> dict:
     as_of = snap["as_of"]
     ends = subs["end_date"].fillna(pd.Timestamp("2262-01-01"))
@@ -257,7 +246,7 @@ def _account(
     if len(main):
         top = main.iloc[0]
         out["account_plan"] = top["plan"]
-        months = _interval_of(top, all_subs, as_of)
+        months = _interval_of(top, renewed, as_of)
         if months is None:
             out["account_days_to_anniversary"] = (
                 _first_on_or_after(top["start_date"], as_of, 12) - as_of
@@ -327,13 +316,14 @@ def build(
     """
     data = _prepare(tables)
     subs = data["subscriptions"]
-    everyone = (
-        subs
-        if population is None
-        else _prepare({"subscriptions": population, "accounts": tables["accounts"]})[
-            "subscriptions"
-        ]
-    )
+    if population is None:
+        renewed = renewed_periods(subs)
+    else:
+        everyone = population.assign(
+            start_date=pd.to_datetime(population["start_date"]),
+            end_date=pd.to_datetime(population["end_date"]),
+        )
+        renewed = renewed_periods(everyone)
     start = first or subs["start_date"].min()
     snaps = snapshots(lives(subs, grace), start, export, freq, horizon, grace)
     by_account = {a: g for a, g in subs.groupby("account_id")}
@@ -353,7 +343,7 @@ def build(
         snap = pd.Series(snap)
         account = data["accounts"].loc[snap["account_id"]]
         own = by_account[snap["account_id"]]
-        record = snap.to_dict() | _account(account, own, snap, everyone)
+        record = snap.to_dict() | _account(account, own, snap, renewed)
         for name, compute in families.items():
             if name in grouped:
                 empty = data[name].iloc[:0]
