@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from weekly import FIGURES, scored_weeks
+from weekly import FIGURES, fit_to_truth, scored_weeks
 
 from training.metrics import score
 
@@ -123,8 +123,6 @@ def ceilings(
     With `ablate`, also the features plus one hidden variable at a time: which part of the
     hidden state the export hides most.
     """
-    import lightgbm as lgb
-
     manifest = json.loads((work / "features" / "manifest.json").read_text())
     model = json.loads((work / "train" / "model" / "model.json").read_text())
     features = [f["name"] for f in manifest["features"]]
@@ -147,9 +145,7 @@ def ceilings(
         for h in hidden:
             candidates[f"ceiling_features+{h.removeprefix('hidden_')}"] = [*features, h]
     for name, columns in candidates.items():
-        fitted = lgb.LGBMRegressor(
-            n_estimators=800, learning_rate=0.03, num_leaves=31, min_child_samples=50, verbose=-1
-        ).fit(train[columns], train["p_churn"])
+        fitted = fit_to_truth(train, columns)
         out[f"{name}_probability"] = np.clip(fitted.predict(scored[columns]), 1e-6, 1 - 1e-6)
     return out
 
@@ -258,6 +254,20 @@ def per_monday_table(weekly: dict) -> str:
     return weeks.drop(columns=["rows"]).round(4).assign(rows=weeks["rows"].astype(int)).to_string()
 
 
+def same_features(work: Path, accounts: int, styles: list[str], seed: int) -> str:
+    """Whether every style's export of one world gave the very same feature table."""
+    tables = {
+        style: pd.read_parquet(
+            work / f"accounts{accounts}-{style}-seed{seed}" / "features" / "snapshots.parquet"
+        )
+        for style in styles
+    }
+    first, *others = styles
+    differ = [s for s in others if not tables[s].equals(tables[first])]
+    said = "differ: " + ", ".join(differ) if differ else "identical"
+    return f"seed {seed}: feature tables of {', '.join(styles)} exports {said}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -310,6 +320,8 @@ def main() -> None:
             "seconds": {k: round(v, 1) for k, v in seconds.items()},
             "weekly": weekly,
         }
+    for seed in args.seeds:
+        print(same_features(args.work, args.accounts, styles, seed))
     print(f"The weeks scored vs the test weeks ({args.accounts} accounts; against the truth):")
     print(weekly_table(rows))
     (args.work / f"summary-{args.accounts}.json").write_text(json.dumps(summary, indent=2))

@@ -119,6 +119,15 @@ def score_check(work: Path, params: Path, churn: str, day: dt.date, rows: pd.Dat
     return f"churn score --as-of {day}: same {len(rows)} probabilities (max diff {gap:.1e})"
 
 
+def fit_to_truth(rows: pd.DataFrame, columns: list[str]) -> Any:
+    """A LightGBM regressor of the true probability `p_churn` on `columns`: a ceiling."""
+    import lightgbm as lgb
+
+    return lgb.LGBMRegressor(
+        n_estimators=800, learning_rate=0.03, num_leaves=31, min_child_samples=50, verbose=-1
+    ).fit(rows[columns], rows["p_churn"])
+
+
 def latest_ceilings(
     work: Path, snapshots: pd.DataFrame, truth: pd.DataFrame, days: list[dt.date]
 ) -> dict[str, dict[str, float]]:
@@ -127,8 +136,6 @@ def latest_ceilings(
     One on the training weeks (the rows the weekly model learned from), one on every week
     before the scored ones (what a model refitted on all labeled weeks could at best reach).
     """
-    import lightgbm as lgb
-
     manifest = json.loads((work / "features" / "manifest.json").read_text())
     meta = json.loads((work / "train" / "model" / "model.json").read_text())
     names = [f["name"] for f in manifest["features"]]
@@ -143,9 +150,7 @@ def latest_ceilings(
     }
     out = {}
     for name, mask in fits.items():
-        fitted = lgb.LGBMRegressor(
-            n_estimators=800, learning_rate=0.03, num_leaves=31, min_child_samples=50, verbose=-1
-        ).fit(rows.loc[mask, names], rows.loc[mask, "p_churn"])
+        fitted = fit_to_truth(rows[mask], names)
         p = pd.Series(np.clip(fitted.predict(week[names]), 1e-6, 1 - 1e-6), index=week.index)
         out[name] = truth_agreement(week["p_churn"], p)
     return out
