@@ -7,7 +7,7 @@ DEMO_ACCOUNTS ?= 2000
 DEMO_SEED ?= 42
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format serve report-check notebooks notebooks-clean
+.PHONY: help install demo weekly test lint format serve report-check notebooks notebooks-clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ $(DEMO)/raw/accounts.csv: $(wildcard data/world/*.py)
 
 demo: install $(DEMO)/raw/accounts.csv ## Generate the demo world and run the whole pipeline (dvc repro)
 	$(RUN) dvc repro
+
+weekly: install ## Score a new export with the champion; never retrains (validate, features, score, monitor, report)
+	$(RUN) churn weekly
 
 test: install ## Run the whole test suite
 	$(RUN) pytest -n 2 --dist loadfile

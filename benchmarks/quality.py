@@ -217,7 +217,9 @@ def evaluated_keys(work: Path) -> pd.DataFrame:
 WEEKS = {
     "scored_median": "scored weeks (median)",
     "latest": "latest week",
-    "test_median": "test weeks (median)",
+    "scored_median_evaluated": "scored weeks (median), evaluated model",
+    "latest_evaluated": "latest week, evaluated model",
+    "test_median": "test weeks (median), evaluated model",
     "ceiling, train weeks": "latest week, ceiling on train weeks",
     "ceiling, all earlier weeks": "latest week, ceiling on all earlier",
 }

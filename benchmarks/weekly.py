@@ -30,7 +30,7 @@ from serving.models import load_scoring_model
 from serving.params import ScoreParams
 from training.metrics import riskiest_first, truth_agreement
 from training.params import EvaluateParams
-from training.stages import read_features
+from training.stages import load_model, read_features
 
 SCORED_WEEKS = 13
 RATING_SEED = 0
@@ -40,7 +40,7 @@ FIGURES = ["spearman", "top_decile_capture", "mae", "mean_probability", "mean_tr
 def weekly_model(work: Path, params: Path) -> tuple[Any, dict[str, Any], str]:
     """The model `churn score` would load for this work folder, and a line saying which."""
     source = load_section(read_params(params), "score", ScoreParams, str(params)).model
-    local = read_json(work / "train" / "model" / "model.json")
+    local = read_json(work / "train" / "production" / "model.json")
     name = local.get("model_name", "churn-risk")
     model, meta = load_scoring_model(work / "train", work / "mlflow", name, source)
     gate = local.get("gate", {})
@@ -137,7 +137,7 @@ def latest_ceilings(
     before the scored ones (what a model refitted on all labeled weeks could at best reach).
     """
     manifest = json.loads((work / "features" / "manifest.json").read_text())
-    meta = json.loads((work / "train" / "model" / "model.json").read_text())
+    meta = json.loads((work / "train" / "model" / "model.json").read_text())  # the evaluated
     names = [f["name"] for f in manifest["features"]]
     rows = with_truth(snapshots, truth)
     for f in manifest["features"]:
@@ -168,10 +168,15 @@ def scored_weeks(work: Path, params: Path, churn: str, test_rows: pd.DataFrame) 
         print(f"  warning: only {len(days)} Mondays without labels")
     test = snapshots.merge(test_rows, on=["account_id", "as_of"], how="inner")
     scored = snapshots[snapshots["as_of"].isin(days)].reset_index(drop=True)
+    # The model fitted on the training period alone, whose test weeks vouch for the recipe.
+    evaluated, _ = load_model(work / "train" / "model")
+    judged = with_truth(scored, truth)
+    judged_evaluated = judged.assign(probability=evaluated.predict_proba(judged)[:, 1])
     scored["probability"] = model.predict_proba(scored)[:, 1]
-    test["probability"] = model.predict_proba(test)[:, 1]
+    test["probability"] = evaluated.predict_proba(test)[:, 1]  # unseen by the evaluated model only
     weeks = {
         "scored": per_monday(with_truth(scored, truth), rating),
+        "scored_evaluated": per_monday(judged_evaluated, rating),
         "test": per_monday(with_truth(test, truth), rating),
     }
     check = score_check(work, params, churn, days[-1], scored[scored["as_of"] == days[-1]])
@@ -183,6 +188,11 @@ def scored_weeks(work: Path, params: Path, churn: str, test_rows: pd.DataFrame) 
         "mondays": [str(d) for d in days],
         "scored_median": summarise(weeks["scored"]),
         "latest": weeks["scored"].iloc[-1].drop("as_of").astype(float).to_dict(),
+        "scored_median_evaluated": summarise(weeks["scored_evaluated"]),
+        "latest_evaluated": (
+            weeks["scored_evaluated"].iloc[-1].drop("as_of").astype(float).to_dict()
+        ),
+        "data_through": meta.get("data_through"),
         "test_median": summarise(weeks["test"]),
         **latest_ceilings(work, snapshots, truth, days),
         "scored_per_monday": weeks["scored"].to_dict("records"),

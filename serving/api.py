@@ -116,6 +116,17 @@ class ModelCard(BaseModel):
     version: str | None
     alias: str | None
     trained_at: str | None
+    role: str | None = Field(
+        None,
+        description="production: the evaluated recipe refitted on every labeled week; "
+        "evaluated: the model fitted on the training period only",
+    )
+    data_through: str | None = Field(
+        None, description="The last labeled Monday (YYYY-MM-DD) the model learned from"
+    )
+    vouched_by: str | None = Field(
+        None, description="The evaluated version whose test weeks vouch for this model's recipe"
+    )
     calibration_method: str | None
     test_metrics: dict[str, Any]
     tiers: dict[str, Any]
@@ -221,13 +232,19 @@ def load(settings: Settings) -> Loaded:
     )
     summary_path = folder / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    vouched = meta.get("vouched_by") or {}
+    test = vouched.get("test_metrics")
     metrics_path = settings.train_dir / "metrics.json"
-    test = json.loads(metrics_path.read_text()).get("test", {}) if metrics_path.exists() else {}
+    if test is None:  # a model saved before production refits: its own test figures
+        test = json.loads(metrics_path.read_text()).get("test", {}) if metrics_path.exists() else {}
     card = {
         "name": meta.get("model_name"),
         "version": version,
         "alias": meta.get("alias"),
         "trained_at": meta.get("trained_at"),
+        "role": meta.get("role"),
+        "data_through": meta.get("data_through"),
+        "vouched_by": vouched.get("model_version"),
         "calibration_method": meta.get("calibration_method"),
         "test_metrics": test,
         "tiers": meta.get("tiers", {}),
@@ -425,9 +442,9 @@ async def _watch(app: FastAPI, settings: Settings) -> None:
 def _champion_run(settings: Settings) -> str | None:
     if settings.model != "champion":
         return None
-    from serving.models import _champion_version
+    from serving.models import champion_version
 
-    version = _champion_version(settings.mlflow_dir, "churn-risk")
+    version = champion_version(settings.mlflow_dir, "churn-risk")
     return None if version is None else version.run_id
 
 

@@ -14,8 +14,8 @@ from data.console import PARAMS_OPTION, out_option, run_stage, setup_logging, st
 from data.params import BaseParams
 
 app = typer.Typer(
-    help="Churn-risk pipeline: validate -> features -> train -> evaluate -> explain -> "
-    "compare -> score -> report, and serve.",
+    help="Churn-risk pipeline: validate -> features -> train -> evaluate -> backtest -> "
+    "explain -> compare -> score -> monitor -> report; weekly (no retraining); serve.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -70,6 +70,23 @@ def report(
     run_stage(
         params, run, scores, evaluation, comparison, out, sections=sections, as_of=_day(as_of)
     )
+
+
+@app.command("weekly")
+def weekly(
+    project: Path = typer.Option(Path(), "--project", help="The DVC project folder."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Score a new export with the champion, never retraining.
+
+    Runs validate, features, score, monitor and report, each as `dvc repro --single-item`.
+    """
+    from data.console import user_errors
+    from serving.weekly import run_weekly
+
+    setup_logging(verbose)
+    with user_errors():
+        typer.echo(run_weekly(project).line())
 
 
 @app.command("serve")

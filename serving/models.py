@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from training.model import ChurnModel
-from training.stages import load_model
+from training.stages import PRODUCTION, load_model
 
 log = logging.getLogger(__name__)
 
@@ -18,16 +18,17 @@ ARTIFACT_PATH = "churn"  # where `train` puts model.joblib and model.json inside
 def load_scoring_model(
     train_dir: Path, mlflow_dir: Path, model_name: str, source: str = "champion"
 ) -> tuple[ChurnModel, dict[str, Any]]:
-    """The champion of `model_name` (or `train_dir`'s model when `source` is "train").
+    """The champion of `model_name` (or `train_dir`'s production model when `source` is "train").
 
-    The local `train_dir` model is used when it is the champion; otherwise the champion's
-    files are fetched from its MLflow run. Without any champion the local model is used,
-    with a warning, so a first run still scores.
+    The local production model (`train_dir/production`: the evaluated recipe refitted on every
+    labeled week) is used when it is the champion; otherwise the champion's files are fetched
+    from its MLflow run. Without any champion the local one is used, with a warning, so a
+    first run still scores.
     """
-    local = Path(train_dir) / "model"
+    local = Path(train_dir) / PRODUCTION
     if source == "train":
         return load_model(local)
-    version = _champion_version(mlflow_dir, model_name)
+    version = champion_version(mlflow_dir, model_name)
     if version is None:
         log.warning("no champion of %s registered; scoring with %s", model_name, local)
         model, meta = load_model(local)
@@ -45,7 +46,8 @@ def load_scoring_model(
     return model, meta | {"alias": "champion"}
 
 
-def _champion_version(mlflow_dir: Path, model_name: str) -> Any:
+def champion_version(mlflow_dir: Path, model_name: str) -> Any:
+    """The registered version the `champion` alias points at, or None."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 

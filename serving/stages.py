@@ -91,6 +91,8 @@ def score(
             "alias": meta.get("alias", "local"),
             "trained_at": meta.get("trained_at"),
             "mlflow_run_id": meta.get("mlflow_run_id"),
+            "role": meta.get("role"),
+            "data_through": meta.get("data_through"),
         },
         "scored_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "min_contribution": params.min_contribution,

@@ -1,4 +1,9 @@
-"""Replay the test weeks as weekly meetings: whom each list would have called, and who left.
+"""Replay past weeks as weekly meetings: whom each list would have called, and who left.
+
+`evaluate` replays the test weeks with the evaluated model. `churn backtest` replays the last
+year with rolling origins: on each origin Monday T the recipe is refitted on the rows whose
+label was known on T (as the production model is), and its model scores T and the following
+Mondays; their outcomes, known now, judge what those meetings would have got.
 
 For every test Monday two call lists of the same length are drawn: the model's (highest
 probability first) and the managers' (rating 1 first, then 2, ...; never rated last; within a
@@ -9,7 +14,9 @@ churned MRR it holds, and the median days from the meeting to the churn.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -18,6 +25,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from training.metrics import score  # noqa: E402
 
 RANKINGS = ("model", "managers")
 
@@ -105,5 +114,92 @@ def backtest_figure(table: pd.DataFrame) -> Figure:
         ax.tick_params(axis="x", rotation=30)
         ax.legend()
     fig.suptitle("Replayed weekly meetings: how many on each list really left")
+    fig.tight_layout()
+    return fig
+
+
+# Rolling origins: what the weekly meetings would have got ---------------------------------
+
+
+@dataclass(frozen=True)
+class Origin:
+    """A Monday a run would have trained on, and the Mondays its model then scored."""
+
+    day: dt.date
+    scored: tuple[dt.date, ...]
+
+
+def origins(
+    dates: list[dt.date], span_weeks: int, every_weeks: int, scored_weeks: int
+) -> list[Origin]:
+    """Origins every `every_weeks` over the last `span_weeks` labeled Mondays, oldest first.
+
+    Each origin scores itself and the next `scored_weeks - 1` Mondays, all of them labeled
+    now, as a model retrained every `every_weeks` weeks would have.
+    """
+    dates = sorted(dates)
+    last_origin = len(dates) - scored_weeks
+    first = max(0, len(dates) - span_weeks)
+    picks = range(last_origin, first - 1, -every_weeks)
+    return [Origin(dates[i], tuple(dates[i : i + scored_weeks])) for i in sorted(picks)]
+
+
+def origin_metrics(
+    weeks: pd.DataFrame, lists: pd.DataFrame, bins: int, call_list: str
+) -> pd.DataFrame:
+    """Per origin: ROC AUC, Brier, ECE, top decile and call-list figures of both rankings."""
+    records = []
+    for day, part in weeks.groupby("origin", sort=True):
+        m = score(part["churned"], part["probability"], part["mrr"], bins)
+        record: dict[str, Any] = {"origin": day, "rows": len(part)}
+        record |= {k: m[k] for k in HEADLINE}
+        week_lists = lists[lists["as_of"].isin(set(part["as_of"]))]
+        for (size, ranking), chosen in week_lists.groupby(["list", "ranking"]):
+            if size in ("top_10pct", call_list):
+                name = "top_decile" if size == "top_10pct" else "call_list"
+                record[f"{ranking}_{name}_precision"] = float(chosen["precision"].mean())
+                record[f"{ranking}_{name}_churned_mrr_share"] = float(
+                    chosen["churned_mrr_share"].mean()
+                )
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+HEADLINE = ("roc_auc", "brier", "ece", "base_rate", "mean_probability", "top_decile_lift")
+
+
+def pooled_summary(weeks: pd.DataFrame, lists: pd.DataFrame, bins: int) -> dict[str, Any]:
+    """The figures over every scored week of every origin, and the lists' weekly means."""
+    m = score(weeks["churned"], weeks["probability"], weeks["mrr"], bins)
+    return {
+        "rows": len(weeks),
+        "weeks": int(weeks["as_of"].nunique()),
+        "origins": int(weeks["origin"].nunique()),
+        **{k: m[k] for k in HEADLINE},
+        "top_decile_churned_mrr_share": m.get("top_decile_churned_mrr_share"),
+        "lists": backtest_summary(lists),
+    }
+
+
+def origins_figure(table: pd.DataFrame, test_auc: float | None) -> Figure:
+    """ROC AUC and call-list precision per origin, the managers' list beside the model's."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    when = pd.to_datetime(table["origin"])
+    left.plot(when, table["roc_auc"], "-o", ms=3, label="rolling origins")
+    if test_auc is not None:
+        left.axhline(test_auc, color="grey", ls=":", label="test weeks (evaluate)")
+    left.set_title("ROC AUC of the 4 Mondays each origin scored")
+    left.legend()
+    for ranking, style in zip(RANKINGS, ("-o", "--s"), strict=True):
+        column = f"{ranking}_call_list_precision"
+        if column in table:
+            right.plot(when, table[column] * 100, style, ms=3, label=ranking)
+    right.plot(when, table["base_rate"] * 100, ":", color="grey", label="all accounts")
+    right.set_title("Call list: share that churned")
+    right.set_ylabel("%")
+    right.legend()
+    for ax in (left, right):
+        ax.tick_params(axis="x", rotation=30)
+    fig.suptitle("Rolling-origin backtest: what each retrained model's meetings would have got")
     fig.tight_layout()
     return fig

@@ -161,19 +161,43 @@ def apply_calibrator(calibrator: Any, raw_probability: np.ndarray) -> np.ndarray
     stand_in = _Precomputed(np.column_stack([1 - raw, raw]), np.log(raw / (1 - raw))).fit(
         None, None
     )
-    rows = np.arange(raw.shape[0]).reshape(-1, 1)
     if isinstance(calibrator, Uncalibrated):
         return raw
-    if isinstance(calibrator, VennAbersCalibrated):
+    rows = np.arange(raw.shape[0]).reshape(-1, 1)
+    return np.asarray(rebind(calibrator, stand_in).predict_proba(rows))[:, 1]
+
+
+def rebind(calibrator: Any, estimator: Any) -> Any:
+    """A copy of a fitted calibrator that calibrates `estimator`'s scores instead.
+
+    The calibrator keeps what it learned (the map from scores to probabilities) and reads the
+    scores of another fitted classifier: a stand-in of precomputed scores for the explanations,
+    or the production trees whose calibrator was fitted on out-of-time scores of other trees.
+    """
+    frozen = FrozenEstimator(estimator) if not isinstance(estimator, _Precomputed) else estimator
+    if isinstance(calibrator, Uncalibrated | VennAbersCalibrated):
         swapped = copy.copy(calibrator)
-        swapped.estimator = stand_in
-        return swapped.predict_proba(rows)[:, 1]
+        swapped.estimator = frozen
+        return swapped
     if isinstance(calibrator, CalibratedClassifierCV):
         swapped = copy.copy(calibrator)
+        swapped.estimator = frozen
         swapped.calibrated_classifiers_ = []
         for fitted in calibrator.calibrated_classifiers_:
             one = copy.copy(fitted)
-            one.estimator = stand_in
+            one.estimator = frozen
             swapped.calibrated_classifiers_.append(one)
-        return swapped.predict_proba(rows)[:, 1]
+        return swapped
     raise TypeError(f"unknown calibrator {type(calibrator).__name__}")
+
+
+def fit_on_scores(method: str, proba: np.ndarray, y: np.ndarray) -> Any:
+    """A calibrator of `method` fitted on given churn probabilities (rebind it before use).
+
+    `proba` are scores of rows the scoring trees never saw (out of time); the raw log-odds
+    Platt scaling reads are derived from them.
+    """
+    p = np.clip(np.asarray(proba, dtype=float), 1e-15, 1 - 1e-15)
+    stand_in = _Precomputed(np.column_stack([1 - p, p]), np.log(p / (1 - p))).fit(None, None)
+    rows = np.arange(len(p)).reshape(-1, 1)
+    return make_calibrator(stand_in, method).fit(rows, np.asarray(y))

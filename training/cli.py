@@ -1,4 +1,4 @@
-"""`churn train`, `churn evaluate`, `churn explain` and `churn compare`."""
+"""`churn train`, `churn evaluate`, `churn backtest`, `churn explain` and `churn compare`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ import typer
 
 from data.console import PARAMS_OPTION, out_option, run_stage, stage_option
 from data.params import BaseParams
-from training.params import CompareParams, EvaluateParams, ExplainParams, TrainParams
+from training.params import (
+    BacktestParams,
+    CompareParams,
+    EvaluateParams,
+    ExplainParams,
+    TrainParams,
+)
 
 
 def train(
@@ -40,6 +46,24 @@ def evaluate(
         out,
         sections=[("base", BaseParams), ("evaluate", EvaluateParams)],
     )
+
+
+def backtest(
+    features: Path = stage_option("features"),
+    model: Path = stage_option("train"),
+    out: Path = out_option("backtest"),
+    params: Path = PARAMS_OPTION,
+) -> None:
+    """Rolling origins over the last year: the recipe refitted on what each Monday knew."""
+    from training.stages import backtest as run
+
+    sections = [
+        ("base", BaseParams),
+        ("backtest", BacktestParams),
+        ("train", TrainParams),
+        ("evaluate", EvaluateParams),
+    ]
+    run_stage(params, run, features, model, out, sections=sections)
 
 
 def explain(
@@ -80,5 +104,6 @@ def register(app: typer.Typer) -> None:
     """Mount this package's commands on the `churn` app."""
     app.command("train")(train)
     app.command("evaluate")(evaluate)
+    app.command("backtest")(backtest)
     app.command("explain")(explain)
     app.command("compare")(compare)

@@ -25,9 +25,7 @@ def feature_lists(manifest: dict[str, Any]) -> tuple[list[str], list[str]]:
 
 def labeled(snapshots: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
     """Rows of dates whose every label is final; never rows with a null label."""
-    # A lapse becomes a churn only once the grace gap passes without a restart, so a zero
-    # label is final only `horizon + grace gap` days after the snapshot.
-    wait = manifest["horizon_days"] + manifest.get("grace_gap_days", 0)
+    wait = label_wait_days(manifest)
     dates = set(
         labeled_dates(snapshots["as_of"], dt.date.fromisoformat(manifest["export_date"]), wait)
     )
@@ -47,6 +45,25 @@ def labeled(snapshots: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
     rows = snapshots[keep].copy()
     rows["churned"] = rows["churned"].astype(int)
     return rows
+
+
+def label_wait_days(manifest: dict[str, Any]) -> int:
+    """Days after a snapshot until its label is final: the horizon plus the grace gap.
+
+    A lapse becomes a churn only once the grace gap passes without a restart, so a zero
+    label is final only `horizon + grace gap` days after the snapshot.
+    """
+    return int(manifest["horizon_days"] + manifest.get("grace_gap_days", 0))
+
+
+def known_on(rows: pd.DataFrame, day: dt.date, manifest: dict[str, Any]) -> pd.DataFrame:
+    """The labeled rows whose label was already final on `day`: what a run on `day` learned from.
+
+    Features are point in time, so these rows of today's feature table are exactly the rows an
+    export written on `day` would have given (`tests/training/test_backtest.py` checks it).
+    """
+    last = day - dt.timedelta(days=label_wait_days(manifest))
+    return rows[rows["as_of"] <= last]
 
 
 def longest_window_days(manifest: dict[str, Any]) -> int:
@@ -93,14 +110,7 @@ def split_frames(
     would leave fewer than `MIN_WEEKS["train"]` weeks to fit on (a short export).
     """
     dates = rows["as_of"]
-    fit_from = splits.train.start
-    if full_from is not None and full_from > fit_from:
-        inner_weeks = dates[(dates >= full_from) & (dates <= splits.inner_train_end)].nunique()
-        if inner_weeks >= MIN_WEEKS["train"]:
-            log.info("training rows from %s on: earlier ones read windows cut short", full_from)
-            fit_from = full_from
-        else:
-            log.warning("training rows before %s kept: the export is short", full_from)
+    fit_from = trainable_from(dates, splits.train.start, full_from, splits.inner_train_end)
     return {
         "train": rows[splits.train.contains(dates) & (dates >= fit_from)],
         "inner": rows[(dates >= fit_from) & (dates <= splits.inner_train_end)],
@@ -108,6 +118,23 @@ def split_frames(
         "calibration": rows[splits.calibration.contains(dates)],
         "test": rows[splits.test.contains(dates)],
     }
+
+
+def trainable_from(
+    dates: pd.Series, start: dt.date, full_from: dt.date | None, until: dt.date
+) -> dt.date:
+    """First date to fit on: `full_from` (see `full_windows_from`) when it leaves enough weeks.
+
+    Rows before it read feature windows cut short by the export's beginning; they are kept
+    only when fewer than `MIN_WEEKS["train"]` weeks up to `until` would remain (a short export).
+    """
+    if full_from is None or full_from <= start:
+        return start
+    if dates[(dates >= full_from) & (dates <= until)].nunique() >= MIN_WEEKS["train"]:
+        log.info("training rows from %s on: earlier ones read windows cut short", full_from)
+        return full_from
+    log.warning("training rows before %s kept: the export is short", full_from)
+    return start
 
 
 def predictions(model: ChurnModel, frame: pd.DataFrame, rating_feature: str) -> pd.DataFrame:

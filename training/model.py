@@ -158,6 +158,19 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             )
         return self
 
+    @classmethod
+    def from_parts(
+        cls, trees: BoostedTrees, calibrator: Any, method: str, **params: Any
+    ) -> ChurnModel:
+        """A fitted model of trees and a calibrator fitted elsewhere (already bound to them)."""
+        model = cls(trees.features, trees.categorical, trees.params, **params)
+        model.trees_ = trees
+        model.classes_ = trees.classes_
+        model.calibration_losses_ = {}
+        model.calibration_method_ = method
+        model.calibrator_ = calibrator
+        return model
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities: column 1 is the chance of churning within the horizon."""
         check_is_fitted(self, "trees_")

@@ -24,10 +24,12 @@ class TrainParams(Section):
     reg_lambda: float = Field(1.0, ge=0)
     n_estimators: int = Field(2000, ge=1)  # an upper bound: early stopping picks the number
     early_stopping_rounds: int = Field(50, ge=1)
-    tuning_minutes: float = Field(1.0, ge=0)
+    tuning_minutes: float = Field(1.5, ge=0)
     n_trials: int = Field(40, ge=0)  # 0: only the values above are tried
     calibration_methods: list[Calibrator] = ["none", "platt", "isotonic", "venn_abers"]
     calibration_folds: int = Field(4, ge=2)
+    refit_calibration_blocks: int = Field(2, ge=1)  # production calibrator: newest blocks of
+    # `calibration_weeks` weeks, each scored by trees fitted a horizon before it
     gate_max_auc_drop: float = Field(0.005, ge=0)
     gate_max_ece: float = Field(0.02, ge=0)
     model_name: str = "churn-risk"
@@ -70,3 +72,12 @@ class CompareParams(Section):
 
     rating_source: str = "rating"  # manifest `source` of the manager features left out
     top_disagreements: int = Field(50, ge=1)  # rows of each kind quoted in summary.json
+
+
+class BacktestParams(Section):
+    """Rolling origins: how often the recipe is refitted over the last year, and what it scores."""
+
+    span_weeks: int = Field(52, ge=1)  # origins lie within the last this many labeled Mondays
+    every_weeks: int = Field(4, ge=1)  # one origin (a refit) every this many weeks
+    scored_weeks: int = Field(4, ge=1)  # Mondays each origin's model scores: T, T+1w, ...
+    call_list: int = Field(25, ge=1)  # accounts on a meeting's call list (as report.call_list)

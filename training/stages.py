@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +20,35 @@ from data.io import atomic_dir, read_json, write_json, write_parquet
 from data.params import BaseParams
 from training import tracking
 from training.frames import (
+    CONTEXT_COLUMNS,
     dvc_plot_frames,
     feature_lists,
     full_windows_from,
+    known_on,
     labeled,
     predictions,
     split_frames,
+    trainable_from,
 )
 from training.metrics import score
 from training.model import ChurnModel
-from training.params import CompareParams, EvaluateParams, ExplainParams, TrainParams
+from training.params import (
+    BacktestParams,
+    CompareParams,
+    EvaluateParams,
+    ExplainParams,
+    TrainParams,
+)
+from training.production import Production, Recipe, fit_production
 from training.profile import PROFILE_KEY, profile_rows
 from training.splits import Splits, make_splits
 from training.tiers import assign_tiers, fit_tiers
 from training.tuning import tune
 
 log = logging.getLogger(__name__)
+
+PRODUCTION = "production"  # `train`'s folder of the model that scores (see serving.models)
+PRODUCTION_CAL = "production_calibration.parquet"  # the production calibrator's rows
 
 
 def _fit(frames: dict[str, pd.DataFrame], manifest: dict, base: BaseParams, p: TrainParams):
@@ -51,8 +65,18 @@ def _fit(frames: dict[str, pd.DataFrame], manifest: dict, base: BaseParams, p: T
         early_stopping_rounds=p.early_stopping_rounds,
         seed=base.seed,
     )
-    # Refit on all training rows with the tree count early stopping chose on the later fold.
-    params = tuned.params | {"n_estimators": tuned.best_iteration}
+    # The recipe: the tuned parameters, and the tree count early stopping chose on the later
+    # fold per row of the fold it was fitted on, scaled to the rows of each later fit.
+    recipe = Recipe(
+        features=features,
+        categorical=categorical,
+        params={k: v for k, v in tuned.params.items() if k != "n_estimators"},
+        rounds_per_row=tuned.best_iteration / max(1, len(frames["inner"])),
+        max_rounds=p.n_estimators,
+        calibration_method="none",
+        seed=base.seed,
+    )
+    params = recipe.params | {"n_estimators": recipe.rounds(len(frames["train"]))}
     model = ChurnModel(
         features,
         categorical,
@@ -75,7 +99,7 @@ def _fit(frames: dict[str, pd.DataFrame], manifest: dict, base: BaseParams, p: T
         model.calibration_losses_,
         model.calibration_method_,
     )
-    return model, tuned
+    return model, tuned, replace(recipe, calibration_method=model.calibration_method_)
 
 
 def read_features(features_dir: Path) -> tuple[pd.DataFrame, dict[str, Any], str]:
@@ -128,7 +152,7 @@ def train(
                 f"the {name} weeks ({dates.min()} to {dates.max()}, {len(labels)} rows) hold "
                 f"{held}: a model needs churned and retained accounts in every period",
             )
-    model, tuned = _fit(frames, manifest, base, params)
+    model, tuned, recipe = _fit(frames, manifest, base, params)
     test = frames["test"]
     test_metrics = score(
         test["churned"], model.predict_proba(test)[:, 1], test["mrr"], evaluate.ece_bins
@@ -142,77 +166,172 @@ def train(
         params.gate_max_auc_drop,
         params.gate_max_ece,
     )
+    cal = predictions(model, frames["calibration"], evaluate.rating_feature)
+    entries = [f for f in manifest["features"] if f["name"] in model.features]
+    meta = _model_meta(model, manifest, entries, digest, recipe, gate) | {
+        "role": "evaluated",
+        "data_through": splits.calibration.end.isoformat(),
+        "splits": splits.as_dict(),
+        "tiers": fit_tiers(cal["probability"], cal["manager_rating"]),
+        PROFILE_KEY: profile_rows(frames["train"], entries).as_dict(),
+    }
+    production = _fit_production(rows, manifest, recipe, params)
+    oof = production.calibration
+    ratings = oof.get(evaluate.rating_feature, pd.Series(np.nan, oof.index)).astype("Float64")
+    prod_meta = _model_meta(production.model, manifest, entries, digest, recipe, gate) | {
+        "role": "production",
+        "data_through": production.data_through.isoformat(),
+        "fitted_from": production.fitted_from.isoformat(),
+        "calibration_blocks": [[str(b.start), str(b.end)] for b in production.blocks],
+        "splits": splits.as_dict(),
+        "tiers": fit_tiers(oof["probability"], ratings.to_numpy(dtype=float, na_value=np.nan)),
+        PROFILE_KEY: profile_rows(production_rows(rows, manifest), entries).as_dict(),
+    }
     metrics = {
         "test": test_metrics,
         "calibration_log_loss": model.calibration_losses_,
         "validation_log_loss": tuned.best_log_loss,
         "tuning_trials": len(tuned.trials),
         "best_iteration": tuned.best_iteration,
+        "rounds": int(meta["params"]["n_estimators"]),
         "gate": {"promoted": gate.promote, "champion_auc": gate.champion_auc},
+        "production": _production_metrics(production, evaluate.ece_bins),
     }
-    cal = predictions(model, frames["calibration"], evaluate.rating_feature)
-    entries = [f for f in manifest["features"] if f["name"] in model.features]
-    meta = {
+    with atomic_dir(Path(out_dir)) as tmp:
+        for folder, fitted in (("model", model), (PRODUCTION, production.model)):
+            (tmp / folder).mkdir()
+            joblib.dump(fitted, tmp / folder / "model.joblib")
+        tuned.trials.to_csv(tmp / "tuning_trials.csv", index=False)
+        meta |= _track(tmp / "model", frames, tuned, metrics, meta, params, base)
+        prod_meta |= _track(tmp / PRODUCTION, frames, None, metrics, prod_meta, params, base)
+        prod_meta["vouched_by"] = {
+            "model_version": meta["model_version"],
+            "mlflow_run_id": meta["mlflow_run_id"],
+            "test_metrics": test_metrics,
+        }
+        tracking.set_lineage(params.model_name, prod_meta["model_version"], prod_meta, gate)
+        for folder, document in (("model", meta), (PRODUCTION, prod_meta)):
+            write_json(document, tmp / folder / "model.json")
+            # The scorer and the API fetch a champion's files from its run (ARTIFACT_PATH).
+            _log_to_run(document, mlflow_dir, tmp / folder, "churn")
+        write_json(metrics, tmp / "metrics.json")
+        write_parquet(cal, tmp / "calibration_predictions.parquet")
+        write_parquet(_calibration_rows(oof, evaluate.rating_feature), tmp / PRODUCTION_CAL)
+    log.info(
+        "gate: %s (%s); production version %s learned up to %s",
+        "promoted" if gate.promote else "challenger",
+        gate.reason,
+        prod_meta["model_version"],
+        prod_meta["data_through"],
+    )
+    return metrics
+
+
+def _calibration_rows(oof: pd.DataFrame, rating_feature: str) -> pd.DataFrame:
+    """The production calibrator's rows: out-of-time raw score, calibrated probability."""
+    out = oof[["account_id", "as_of", "churned", "probability", "raw_score"]].copy()
+    rating = oof[rating_feature] if rating_feature in oof else pd.Series(pd.NA, oof.index)
+    out["manager_rating"] = rating.astype("Float64")
+    for column in CONTEXT_COLUMNS:
+        out[column] = oof[column]
+    return out.reset_index(drop=True)
+
+
+def production_rows(rows: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
+    """Every labeled row the production model learns from (whole feature windows only)."""
+    dates = rows["as_of"]
+    start = trainable_from(dates, dates.min(), full_windows_from(manifest), dates.max())
+    return rows[dates >= start]
+
+
+def _fit_production(
+    rows: pd.DataFrame, manifest: dict[str, Any], recipe: Recipe, params: TrainParams
+) -> Production:
+    started = time.perf_counter()
+    production = fit_production(
+        recipe,
+        production_rows(rows, manifest),
+        manifest["horizon_days"],
+        params.calibration_weeks,
+        params.refit_calibration_blocks,
+    )
+    log.info("production model fitted in %.0fs", time.perf_counter() - started)
+    return production
+
+
+def _production_metrics(production: Production, bins: int) -> dict[str, Any]:
+    """What the production fit used, and its calibrator's fit on the out-of-time rows."""
+    oof = production.calibration
+    return {
+        "data_through": production.data_through.isoformat(),
+        "fitted_from": production.fitted_from.isoformat(),
+        "rows": production.rows,
+        "rounds": production.rounds,
+        "calibration_blocks": [[str(b.start), str(b.end)] for b in production.blocks],
+        "calibration_out_of_time": score(oof["churned"], oof["probability"], oof["mrr"], bins),
+    }
+
+
+def _model_meta(
+    model: ChurnModel,
+    manifest: dict[str, Any],
+    entries: list[dict[str, Any]],
+    digest: str,
+    recipe: Recipe,
+    gate: tracking.Gate,
+) -> dict[str, Any]:
+    """`model.json` fields every saved model has, whichever rows it was fitted on."""
+    return {
         "features": model.features,
         "categorical": model.categorical,
         "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "calibration_method": model.calibration_method_,
-        "splits": splits.as_dict(),
-        "params": tuned.params | {"n_estimators": tuned.best_iteration},
+        "params": model.trees_.params,
+        "recipe": recipe.as_dict(),
         "features_digest": digest,
         "gate": {"promoted": gate.promote, "reason": gate.reason},
-        "tiers": fit_tiers(cal["probability"], cal["manager_rating"]),
         # The model's own copy of its features' manifest entries: the API validates live rows
         # and words their reasons with it, wherever the model file travels.
         "feature_manifest": entries,
         "horizon_days": manifest["horizon_days"],
-        # The training rows' feature bins and shares: scoring's skew guard compares with them.
-        PROFILE_KEY: profile_rows(frames["train"], entries).as_dict(),
     }
-    with atomic_dir(Path(out_dir)) as tmp:
-        (tmp / "model").mkdir()
-        joblib.dump(model, tmp / "model" / "model.joblib")
-        meta |= _track(model, tmp, frames, tuned, gate, metrics, meta, params, base)
-        write_json(meta, tmp / "model" / "model.json")
-        # The scorer and the API fetch a champion's files from its run (ARTIFACT_PATH).
-        _log_to_run(meta, mlflow_dir, tmp / "model", "churn")
-        write_json(metrics, tmp / "metrics.json")
-        write_parquet(cal, tmp / "calibration_predictions.parquet")
-    log.info("gate: %s (%s)", "promoted" if gate.promote else "challenger", gate.reason)
-    return metrics
 
 
-def _track(model, tmp: Path, frames, tuned, gate, metrics, meta, params: TrainParams, base) -> dict:
+def _track(
+    folder: Path, frames, tuned, metrics, meta, params: TrainParams, base: BaseParams
+) -> dict[str, Any]:
+    """One MLflow run per saved model (`evaluated`, then `production`), registered."""
     import mlflow
 
-    tuned.trials.to_csv(tmp / "tuning_trials.csv", index=False)
-    with mlflow.start_run() as run:
+    role = meta["role"]
+    with mlflow.start_run(run_name=role) as run:
         mlflow.log_params({f"base.{k}": v for k, v in base.model_dump().items()})
         mlflow.log_params({f"train.{k}": v for k, v in params.model_dump().items()})
         mlflow.log_params({f"split.{k}": v for k, v in meta["splits"].items()})
         mlflow.log_params({f"tuned.{k}": v for k, v in meta["params"].items()})
-        mlflow.set_tags(
-            {
-                "features_digest": meta["features_digest"],
-                "calibration_method": meta["calibration_method"],
-                "gate": "passed" if gate.promote else "refused",
-                "gate_reason": gate.reason,
-            }
-        )
-        mlflow.log_metrics(tracking.flat_metrics(metrics))
-        for trial in tuned.trials.itertuples():
-            mlflow.log_metric(
-                "tuning.validation_log_loss", float(trial.value), step=int(trial.number)
-            )
-        mlflow.log_artifact(str(tmp / "tuning_trials.csv"))
-        example = frames["test"][list(model.features)].head(5)
+        tags = {
+            "role": role,
+            "data_through": meta["data_through"],
+            "features_digest": meta["features_digest"],
+            "calibration_method": meta["calibration_method"],
+            "gate": "passed" if meta["gate"]["promoted"] else "refused",
+            "gate_reason": meta["gate"]["reason"],
+        }
+        mlflow.set_tags(tags)
+        if role == "evaluated":
+            mlflow.log_metrics(tracking.flat_metrics(metrics))
+            for trial in tuned.trials.itertuples():
+                mlflow.log_metric(
+                    "tuning.validation_log_loss", float(trial.value), step=int(trial.number)
+                )
+            mlflow.log_artifact(str(folder.parent / "tuning_trials.csv"))
+        else:
+            mlflow.log_metrics(tracking.flat_metrics(metrics["production"], "production."))
+        example = frames["test"][list(meta["features"])].head(5)
         version = tracking.log_model(
-            tmp / "model" / "model.joblib",
-            example,
-            list(model.categorical),
-            params.model_name,
+            folder / "model.joblib", example, list(meta["categorical"]), params.model_name
         )
-        tracking.set_alias(params.model_name, version, gate)
+        tracking.tag_version(params.model_name, version, tags)
     return {
         "mlflow_run_id": run.info.run_id,
         "model_name": params.model_name,
@@ -310,6 +429,112 @@ def _track_evaluation(meta: dict, metrics: dict, plots: Path, mlflow_dir: Path) 
         mlflow.log_artifacts(str(plots), "evaluate")
         if (plots.parent / "backtest.csv").exists():
             mlflow.log_artifact(str(plots.parent / "backtest.csv"), "evaluate")
+
+
+def backtest(
+    features_dir: Path,
+    train_dir: Path,
+    out_dir: Path,
+    base: BaseParams,
+    params: BacktestParams,
+    train_params: TrainParams,
+    evaluate: EvaluateParams,
+    mlflow_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Rolling origins over the last year: the recipe refitted on what each Monday knew."""
+    import training.backtest as bt
+    from data.console import progress
+
+    snapshots, manifest, _ = read_features(features_dir)
+    _, meta = load_model(Path(train_dir) / PRODUCTION)
+    recipe = Recipe.from_dict(meta["recipe"])
+    rows = labeled(snapshots, manifest)
+    picks = bt.origins(
+        sorted(rows["as_of"].unique()), params.span_weeks, params.every_weeks, params.scored_weeks
+    )
+    scored, skipped = [], []
+    for origin in progress(picks, desc="backtest", unit="origin"):
+        known = known_on(rows, origin.day, manifest)
+        try:
+            fitted = fit_production(
+                recipe,
+                production_rows(known, manifest),
+                manifest["horizon_days"],
+                train_params.calibration_weeks,
+                train_params.refit_calibration_blocks,
+            )
+        except ValueError as err:  # too few weeks known on this origin
+            skipped.append({"origin": str(origin.day), "reason": str(err)})
+            log.warning("origin %s skipped: %s", origin.day, err)
+            continue
+        week = rows[rows["as_of"].isin(set(origin.scored))]
+        preds = predictions(fitted.model, week, evaluate.rating_feature)
+        preds["churn_date"] = week["churn_date"].to_numpy()
+        scored.append(preds.assign(origin=origin.day, data_through=fitted.data_through))
+    if not scored:
+        raise ContractError(
+            str(Path(features_dir) / "snapshots.parquet"),
+            "as_of",
+            f"no backtest origin has enough labeled weeks before it ({len(picks)} tried)",
+        )
+    weeks = pd.concat(scored, ignore_index=True)
+    lists = bt.backtest(weeks, k_fixed=params.call_list)
+    table = bt.origin_metrics(weeks, lists, evaluate.ece_bins, f"top_{params.call_list}")
+    test = (meta.get("vouched_by") or {}).get("test_metrics", {})
+    pooled = bt.pooled_summary(weeks, lists, evaluate.ece_bins)
+    summary: dict[str, Any] = {
+        "origins": _records(table),
+        "pooled": pooled,
+        "test_weeks": {k: test.get(k) for k in bt.HEADLINE},
+        "skipped": skipped,
+        "recipe_of": {"model_version": meta.get("model_version"), "role": meta.get("role")},
+    }
+    with atomic_dir(Path(out_dir)) as tmp:
+        (tmp / "plots").mkdir()
+        write_parquet(weeks, tmp / "weeks.parquet")
+        lists.to_csv(tmp / "lists.csv", index=False)
+        table.to_csv(tmp / "origins.csv", index=False)
+        write_json(summary, tmp / "summary.json")
+        _save_figures({"origins": bt.origins_figure(table, test.get("roc_auc"))}, tmp / "plots")
+        _track_backtest(meta, summary, tmp, mlflow_dir or Path(out_dir).parent / "mlflow")
+    _log_origins(table, pooled)
+    return summary
+
+
+def _log_origins(table: pd.DataFrame, pooled: dict[str, Any]) -> None:
+    for row in table.itertuples():
+        log.info(
+            "origin %s: %d rows, AUC %.3f, Brier %.4f, ECE %.4f, call list %.0f%% churned "
+            "(managers' list %.0f%%)",
+            row.origin,
+            row.rows,
+            row.roc_auc,
+            row.brier,
+            row.ece,
+            100 * getattr(row, "model_call_list_precision", np.nan),
+            100 * getattr(row, "managers_call_list_precision", np.nan),
+        )
+    log.info(
+        "pooled over %d origins: AUC %.3f, Brier %.4f, ECE %.4f",
+        pooled["origins"],
+        pooled["roc_auc"],
+        pooled["brier"],
+        pooled["ece"],
+    )
+
+
+def _track_backtest(meta: dict, summary: dict, folder: Path, mlflow_dir: Path) -> None:
+    """The pooled figures and the files, on the run of the model whose recipe was replayed."""
+    import mlflow
+
+    if not meta.get("mlflow_run_id"):
+        return
+    tracking.use_store(Path(mlflow_dir), meta.get("experiment", "churn-risk"))
+    with mlflow.start_run(run_id=meta["mlflow_run_id"]):
+        mlflow.log_metrics(tracking.flat_metrics(summary["pooled"], "backtest."))
+        for name in ("origins.csv", "lists.csv", "summary.json"):
+            mlflow.log_artifact(str(folder / name), "backtest")
+        mlflow.log_artifacts(str(folder / "plots"), "backtest")
 
 
 def explain(

@@ -88,16 +88,24 @@ def _pyfunc_class() -> type:
 
 
 def champion_auc(model_name: str, X: pd.DataFrame, y: np.ndarray) -> float | None:
-    """The current champion's ROC AUC on these rows, or None when there is no champion."""
+    """The ROC AUC on these rows of the recipe that vouches for the champion, or None.
+
+    A production champion learned from every labeled week, these rows included; what it
+    stands on is the evaluated version that vouched for it (tag `vouched_by_version`), which
+    never saw them. A champion without that tag is compared itself.
+    """
     import mlflow
+    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
     from mlflow.types import DataType
     from sklearn.metrics import roc_auc_score
 
     try:
-        champion = mlflow.pyfunc.load_model(f"models:/{model_name}@{CHAMPION}")
+        current = MlflowClient().get_model_version_by_alias(model_name, CHAMPION)
     except MlflowException:
         return None
+    version = current.tags.get("vouched_by_version", current.version)
+    champion = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
     spec = champion.metadata.get_input_schema()
     names = spec.input_names() if spec else list(X.columns)
     if missing := [c for c in names if c not in X.columns]:
@@ -152,18 +160,43 @@ def log_model(
     return str(info.registered_model_version)
 
 
-def set_alias(model_name: str, version: str, gate: Gate) -> None:
-    """Move `champion` to this version if the gate passed, else mark it `challenger`."""
+def tag_version(model_name: str, version: str, tags: dict[str, str]) -> None:
+    """Set tags on a registered version."""
     from mlflow import MlflowClient
 
     client = MlflowClient()
-    alias = CHAMPION if gate.promote else CHALLENGER
-    client.set_registered_model_alias(model_name, alias, version)
-    client.set_model_version_tag(
-        model_name, version, "gate", "passed" if gate.promote else "refused"
+    for key, value in tags.items():
+        client.set_model_version_tag(model_name, version, key, str(value))
+
+
+def set_lineage(model_name: str, version: str, meta: dict[str, Any], gate: Gate) -> None:
+    """Tag a production version with what vouches for it; move `champion` if the gate passed.
+
+    The alias moves only when the vouching recipe passed the gate on its test weeks;
+    otherwise the version is the `challenger`, with the reason.
+    """
+    from mlflow import MlflowClient
+
+    vouched = meta["vouched_by"]
+    tag_version(
+        model_name,
+        version,
+        {
+            "vouched_by_version": vouched["model_version"],
+            "vouched_by_run": vouched["mlflow_run_id"],
+            "data_through": meta["data_through"],
+        },
     )
-    client.set_model_version_tag(model_name, version, "gate_reason", gate.reason)
-    log.info("model %s version %s -> %s (%s)", model_name, version, alias, gate.reason)
+    alias = CHAMPION if gate.promote else CHALLENGER
+    MlflowClient().set_registered_model_alias(model_name, alias, version)
+    log.info(
+        "model %s version %s (vouched for by version %s) -> %s (%s)",
+        model_name,
+        version,
+        vouched["model_version"],
+        alias,
+        gate.reason,
+    )
 
 
 def flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:

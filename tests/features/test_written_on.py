@@ -81,3 +81,14 @@ def test_every_feature_of_every_week_up_to_t_reads_the_same(style, tmp_path) -> 
             f"{style}: {name} differs on {differ.sum()} rows, e.g.\n"
             f"{merged.loc[differ, [*KEYS, name, f'{name}_full']].head(3)}"
         )
+
+    # The rolling backtest trains on today's rows whose label was known on T: they must be the
+    # rows, features and labels a run on the export written on T would have learned from.
+    from training.frames import known_on, labeled
+
+    learned = labeled(then, manifest)
+    replayed = known_on(labeled(full, full_manifest), WRITTEN_ON, full_manifest)
+    assert len(learned) > 2_000
+    pair = learned.merge(replayed, on=KEYS, how="outer", suffixes=("", "_full"), indicator=True)
+    assert (pair["_merge"] == "both").all(), pair.loc[pair["_merge"] != "both", KEYS].head()
+    assert (pair["churned"] == pair["churned_full"]).all()

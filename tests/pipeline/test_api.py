@@ -34,7 +34,7 @@ def settings(featured: Path, modeled: Path) -> Settings:
     score(featured, modeled / "train", modeled / "score", BaseParams(), ScoreParams(model="train"))
     return Settings(
         scores_dir=modeled / "score" / "latest",
-        model=str(modeled / "train" / "model"),
+        model=str(modeled / "train" / "production"),
         train_dir=modeled / "train",
         mlflow_dir=modeled / "mlflow",
         features_dir=featured,
@@ -173,10 +173,14 @@ def test_every_v1_route_needs_a_key_and_answers_alike(client, scores):
 
 def test_the_model_card(client, settings):
     card = client.get("/v1/model", headers=HEADERS).json()
-    meta = json.loads((settings.train_dir / "model" / "model.json").read_text())
+    meta = json.loads((settings.train_dir / "production" / "model.json").read_text())
     assert card["version"] == meta["model_version"]
     assert [f["name"] for f in card["features"]] == meta["features"]
     assert card["tiers"]["cuts"] == meta["tiers"]["cuts"]
+    # The production model: what it learned up to, and the evaluated version vouching for it.
+    assert card["role"] == "production" and card["data_through"] == meta["data_through"]
+    assert card["vouched_by"] == meta["vouched_by"]["model_version"]
+    assert card["test_metrics"] == meta["vouched_by"]["test_metrics"]
 
 
 def test_access_log_has_request_ids_and_never_the_key(client, caplog):

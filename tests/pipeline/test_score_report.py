@@ -55,7 +55,8 @@ def test_latest_points_at_the_newest_week_and_every_account_is_scored(featured, 
     summary = json.loads((scored / "latest" / "summary.json").read_text())
     assert summary["accounts"] == len(scores)
     assert summary["expected_churned_mrr_90d"] == pytest.approx(scores["revenue_at_risk"].sum())
-    meta = json.loads((scored.parent / "train" / "model" / "model.json").read_text())
+    meta = json.loads((scored.parent / "train" / "production" / "model.json").read_text())
+    assert summary["model"]["data_through"] == meta["data_through"]
     assert summary["model"]["alias"] == ("champion" if meta["gate"]["promoted"] else "challenger")
 
 
@@ -68,16 +69,23 @@ def test_the_csv_opens_in_pandas_with_the_documented_columns(scored):
     assert frame["reasons_up"].fillna("").tolist() == joined.fillna("").tolist()
 
 
-def test_a_replayed_week_equals_the_evaluation_predictions(featured, modeled):
+def test_a_replayed_week_equals_the_models_predictions_of_that_week(featured, modeled):
+    from training.stages import load_model
+    from training.tiers import assign_tiers
+
     preds = pd.read_parquet(modeled / "evaluate" / "predictions.parquet")
     day = sorted(pd.to_datetime(preds["as_of"]).dt.date.unique())[3]
     score(featured, modeled / "train", modeled / "replay", BaseParams(), TRAIN, day)
     replay = pd.read_parquet(modeled / "replay" / str(day) / "scores.parquet")
-    week = preds[pd.to_datetime(preds["as_of"]).dt.date == day]
-    both = week.merge(replay, on="account_id", suffixes=("_eval", "_score"))
-    assert len(both) == len(week) == len(replay)
-    np.testing.assert_allclose(both["probability_score"], both["probability_eval"], rtol=1e-12)
-    assert (both["tier_score"] == both["tier_eval"]).all()
+    snaps = pd.read_parquet(featured / "snapshots.parquet")
+    week = snaps[pd.to_datetime(snaps["as_of"]).dt.date == day].reset_index(drop=True)
+    model, meta = load_model(modeled / "train" / "production")
+    week = week.assign(probability=model.predict_proba(week)[:, 1])
+    week["tier"] = assign_tiers(week["probability"], meta["tiers"])
+    both = week.merge(replay, on="account_id", suffixes=("_model", "_score"))
+    assert len(both) == len(week) == len(replay) == (preds["as_of"].astype(str) == str(day)).sum()
+    np.testing.assert_allclose(both["probability_score"], both["probability_model"], rtol=1e-12)
+    assert (both["tier_score"] == both["tier_model"]).all()
 
 
 def test_a_date_that_is_not_a_snapshot_is_refused(featured, modeled):

@@ -27,7 +27,7 @@ KEY = "skew-test-key"
 
 def _important_feature(train_dir: Path) -> str:
     """The numeric feature the model leans on most (by gain), mostly present in training."""
-    model, meta = load_model(train_dir / "model")
+    model, meta = load_model(train_dir / "production")
     profile = saved_profile(meta)
     assert profile is not None
     gain = model.trees_.booster_.booster_.feature_importance("gain")
@@ -41,9 +41,9 @@ def _important_feature(train_dir: Path) -> str:
 
 def _middle_training_week(featured: Path, train_dir: Path) -> dt.date:
     """The snapshot date nearest the middle of the model's training period (from model.json)."""
-    _, meta = load_model(train_dir / "model")
-    start = dt.date.fromisoformat(meta["splits"]["train_start"])
-    end = dt.date.fromisoformat(meta["splits"]["train_end"])
+    _, meta = load_model(train_dir / "production")
+    start = dt.date.fromisoformat(meta["fitted_from"])
+    end = dt.date.fromisoformat(meta["data_through"])
     middle = start + (end - start) / 2
     dates = pd.to_datetime(pd.read_parquet(featured / "snapshots.parquet")["as_of"]).dt.date
     return min(dates.unique(), key=lambda d: abs(d - middle))
@@ -74,7 +74,7 @@ def _card(settings: Settings) -> dict:
 def _settings(modeled: Path, featured: Path, scores: Path, train_dir: Path) -> Settings:
     return Settings(
         scores_dir=scores,
-        model=str(train_dir / "model"),
+        model=str(train_dir / "production"),
         train_dir=train_dir,
         mlflow_dir=modeled / "mlflow",
         features_dir=featured,
@@ -101,15 +101,16 @@ def skew_runs(featured: Path, modeled: Path, tmp_path_factory: pytest.TempPathFa
 
 def test_a_week_of_the_training_period_flags_nothing(skew_runs, modeled, featured):
     skew = _skew(skew_runs["root"] / "as_is" / str(skew_runs["middle"]))
-    _, meta = load_model(modeled / "train" / "model")
+    _, meta = load_model(modeled / "train" / "production")
     assert skew["status"] == "checked"
     assert skew["features_checked"] == len(meta["features"])
-    # The training rows begin once every window lies inside the export's history.
+    # The production rows begin once every window lies inside the export's history, and end
+    # with the last labeled week.
     full_from = full_windows_from(json.loads((featured / "manifest.json").read_text()))
-    start = max(dt.date.fromisoformat(meta["splits"]["train_start"]), full_from)
     dates = pd.to_datetime(pd.read_parquet(featured / "snapshots.parquet")["as_of"]).dt.date
-    assert skew["training_start"] == min(d for d in dates.unique() if d >= start).isoformat()
-    assert skew["training_end"] == meta["splits"]["train_end"]
+    assert skew["training_start"] == min(d for d in dates.unique() if d >= full_from).isoformat()
+    assert skew["training_start"] == meta["fitted_from"]
+    assert skew["training_end"] == meta["data_through"]
     assert skew["flagged"] == [], [f["name"] for f in skew["flagged"]]
 
 
@@ -161,10 +162,10 @@ def test_a_model_without_a_profile_scores_and_says_the_guard_was_skipped(
     featured, modeled, tmp_path, caplog
 ):
     old = tmp_path / "train"
-    shutil.copytree(modeled / "train" / "model", old / "model")
-    meta = json.loads((old / "model" / "model.json").read_text())
+    shutil.copytree(modeled / "train" / "production", old / "production")
+    meta = json.loads((old / "production" / "model.json").read_text())
     del meta[PROFILE_KEY]
-    (old / "model" / "model.json").write_text(json.dumps(meta))
+    (old / "production" / "model.json").write_text(json.dumps(meta))
     with caplog.at_level(logging.INFO, logger="serving.stages"):
         summary = score(featured, old, tmp_path / "score", BaseParams(), TRAIN)
     assert summary["skew"]["status"] == "skipped" and not summary["skew"]["flagged"]

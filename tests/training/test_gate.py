@@ -27,12 +27,18 @@ def test_second_run_failing_the_gate_becomes_challenger(trained):
     )
     assert first["promoted"] and first["champion_auc"] is None
     assert not metrics["gate"]["promoted"]
-    # The champion was re-scored on the same test rows; same data and seed, same AUC.
+    # The champion's vouching recipe was re-scored on the same test rows (not the production
+    # champion, which learned from them): same data and seed, same AUC.
     assert abs(metrics["gate"]["champion_auc"] - trained["metrics"]["test"]["roc_auc"]) < 1e-9
     client = MlflowClient()
-    assert str(client.get_model_version_by_alias("churn-risk", "champion").version) == "1"
+    # Each run registers its evaluated version, then the production refit it vouches for.
+    champion = client.get_model_version_by_alias("churn-risk", "champion")
+    assert str(champion.version) == "2" and champion.tags["role"] == "production"
+    assert champion.tags["vouched_by_version"] == "1"
     challenger = client.get_model_version_by_alias("churn-risk", "challenger")
-    assert str(challenger.version) == "2" and challenger.tags["gate"] == "refused"
+    assert str(challenger.version) == "4" and challenger.tags["gate"] == "refused"
+    assert challenger.tags["vouched_by_version"] == "3"
+    assert client.get_model_version("churn-risk", "3").tags["role"] == "evaluated"
 
 
 def test_each_store_is_used_in_turn_and_the_environment_is_left_alone(tmp_path, monkeypatch):
