@@ -65,18 +65,17 @@ def _fit(frames: dict[str, pd.DataFrame], manifest: dict, base: BaseParams, p: T
         early_stopping_rounds=p.early_stopping_rounds,
         seed=base.seed,
     )
-    # The recipe: the tuned parameters, and the tree count early stopping chose on the later
-    # fold per row of the fold it was fitted on, scaled to the rows of each later fit.
+    # The recipe: the tuned parameters and the tree count early stopping chose on the later
+    # fold, kept for every later fit (all training rows, the production model's folds).
     recipe = Recipe(
         features=features,
         categorical=categorical,
         params={k: v for k, v in tuned.params.items() if k != "n_estimators"},
-        rounds_per_row=tuned.best_iteration / max(1, len(frames["inner"])),
-        max_rounds=p.n_estimators,
+        rounds=tuned.best_iteration,
         calibration_method="none",
         seed=base.seed,
     )
-    params = recipe.params | {"n_estimators": recipe.rounds(len(frames["train"]))}
+    params = recipe.params | {"n_estimators": recipe.rounds}
     model = ChurnModel(
         features,
         categorical,

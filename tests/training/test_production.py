@@ -64,11 +64,11 @@ def test_production_model_learns_from_every_labeled_week(trained, snapshots, man
     )
     assert meta["vouched_by"]["model_version"] == evaluated["model_version"]
     assert meta["vouched_by"]["test_metrics"] == trained["metrics"]["test"]
-    # The same recipe: tuned parameters, trees scaled to the rows fitted on.
+    # The same recipe: tuned parameters and tree count, on more rows.
     recipe = Recipe.from_dict(meta["recipe"])
-    fitted = rows[rows["as_of"] >= dt.date.fromisoformat(meta["fitted_from"])]
-    assert meta["params"]["n_estimators"] == recipe.rounds(len(fitted))
-    assert evaluated["params"]["n_estimators"] < meta["params"]["n_estimators"]
+    assert meta["params"] == evaluated["params"] == recipe.params | {"n_estimators": recipe.rounds}
+    assert meta["recipe"] == evaluated["recipe"]
+    assert meta["params"]["n_estimators"] == trained["metrics"]["best_iteration"]
     profile = meta["reference_profile"]
     assert (profile["start"], profile["end"]) == (meta["fitted_from"], meta["data_through"])
 
