@@ -9,6 +9,7 @@ import typer
 
 import data.cli
 import features.cli
+import monitoring.cli
 import training.cli
 from data.console import PARAMS_OPTION, out_option, run_stage, setup_logging, stage_option
 from data.params import BaseParams
@@ -24,6 +25,7 @@ app = typer.Typer(
 data.cli.register(app)
 features.cli.register(app)
 training.cli.register(app)
+monitoring.cli.register(app)
 
 AS_OF_OPTION = typer.Option(
     None,
