@@ -60,6 +60,7 @@ def report(
     scores: Path = stage_option("score", "scores"),
     evaluation: Path = stage_option("evaluate"),
     comparison: Path = stage_option("compare"),
+    monitor: Path = stage_option("monitor"),
     out: Path = out_option("report"),
     as_of: dt.datetime | None = AS_OF_OPTION,
     params: Path = PARAMS_OPTION,
@@ -70,7 +71,15 @@ def report(
 
     sections = [("base", BaseParams), ("report", ReportParams)]
     run_stage(
-        params, run, scores, evaluation, comparison, out, sections=sections, as_of=_day(as_of)
+        params,
+        run,
+        scores,
+        evaluation,
+        comparison,
+        out,
+        sections=sections,
+        as_of=_day(as_of),
+        monitor_dir=monitor,
     )
 
 
