@@ -167,3 +167,21 @@ def test_recommendation_names_its_reasons(run):
     assert any("weeks before the newest" in r for r in advice["reasons"])
     flagged = run["on"]["drift"]["features"]["flagged"]
     assert flagged and all(f["name"] and f["description"] for f in flagged)
+
+
+def test_report_renders_with_and_without_the_monitor(run, tmp_path):
+    from serving.params import ReportParams
+    from serving.stages import report
+
+    root, missing = run["root"], tmp_path / "nothing"
+    args = (root / "score", missing, missing)
+    plain = report(*args, tmp_path / "plain", BaseParams(), ReportParams()).read_text()
+    assert 'id="monitor"' not in plain
+    page = report(
+        *args, tmp_path / "full", BaseParams(), ReportParams(), monitor_dir=root / "monitor"
+    ).read_text()
+    assert 'id="monitor"' in page
+    assert "Expected vs realized churn by scored week" in page  # the chart's alt text
+    assert "Retrain recommended" in page
+    flagged = run["on"]["drift"]["features"]["flagged"]
+    assert flagged[0]["name"] in page
