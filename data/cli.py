@@ -40,6 +40,12 @@ def generate(
         help="Write raw/ as this world's export pulled on that day (nothing dated on or after "
         "it; later early ends, plan changes and ticket closings not yet known); no truth/.",
     ),
+    churn_shift: str | None = typer.Option(
+        None,
+        "--churn-shift",
+        help="DATE:FACTOR, e.g. 2025-06-02:1.8: from that day on the churn hazard (renewal "
+        "decisions, early ends) is multiplied by FACTOR, in the truth too.",
+    ),
 ) -> None:
     """Simulate a demo world: raw tables following the contract, and the true churn risk."""
     from data.stages import generate as run
@@ -47,9 +53,10 @@ def generate(
     setup_logging()
     with user_errors():
         try:
-            run(out, accounts, seed, running_periods, written_on and written_on.date())
+            run(out, accounts, seed, running_periods, written_on and written_on.date(), churn_shift)
         except ValueError as err:
-            raise typer.BadParameter(str(err), param_hint="--written-on") from None
+            hint = "--churn-shift" if "churn shift" in str(err) else "--written-on"
+            raise typer.BadParameter(str(err), param_hint=hint) from None
 
 
 def register(app: typer.Typer) -> None:

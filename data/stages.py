@@ -37,14 +37,25 @@ def generate(
     seed: int,
     running_periods: RunningPeriods | str = RunningPeriods.MIXED,
     written_on: dt.date | None = None,
+    churn_shift: str | None = None,
 ) -> None:
     """Simulate the demo world into `out_dir/raw` and `out_dir/truth`, atomically.
 
     With `written_on`, only `out_dir/raw`: the export as the same world's would have been
-    pulled on that day (see `data.world.write_world`).
+    pulled on that day (see `data.world.write_world`). `churn_shift` (`2025-06-02:1.8`)
+    multiplies the churn hazard from that day on.
     """
     from data.world import write_world
+    from data.world.config import ChurnShift
 
+    shift = ChurnShift.parse(churn_shift) if churn_shift else None
     with atomic_dir(Path(out_dir)) as tmp:
-        write_world(tmp, n_accounts, seed, running_periods=running_periods, written_on=written_on)
+        write_world(
+            tmp,
+            n_accounts,
+            seed,
+            running_periods=running_periods,
+            written_on=written_on,
+            churn_shift=shift,
+        )
     log.info("demo world of %d accounts written to %s", n_accounts, out_dir)

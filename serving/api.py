@@ -109,6 +109,43 @@ class PredictResponse(BaseModel):
     model_version: str | None
 
 
+class MonitorCard(BaseModel):
+    """The essentials of the monitor's last pass (`outputs/monitor/summary.json`)."""
+
+    status: str
+    newest_week: str | None = None
+    monitored_version: str | None = Field(None, description="Model version the monitor checked")
+    last_judged_week: str | None = Field(None, description="Newest out-of-sample week judged")
+    realized_roc_auc: float | None = None
+    calibration: str | None = Field(None, description="holds, drifting, recalibrated, waiting")
+    calibration_in_the_large: float | None = None
+    recalibrated_version: str | None = Field(None, description="New champion, when refitted")
+    score_psi: float | None = None
+    drifting_features: list[str] = Field(default_factory=list)
+    retrain: bool = False
+    reasons: list[str] = Field(default_factory=list)
+
+
+def monitor_card(summary: dict[str, Any]) -> dict[str, Any]:
+    """The monitor's summary.json cut to what `GET /v1/model` shows."""
+    cal, drift = summary.get("calibration", {}), summary.get("drift", {})
+    advice = summary.get("recommendation", {})
+    return {
+        "status": summary.get("status", "unknown"),
+        "newest_week": summary.get("newest_week"),
+        "monitored_version": (summary.get("model") or {}).get("version"),
+        "last_judged_week": (summary.get("weeks") or {}).get("last_judged_week"),
+        "realized_roc_auc": (summary.get("realized") or {}).get("roc_auc"),
+        "calibration": cal.get("status"),
+        "calibration_in_the_large": cal.get("calibration_in_the_large"),
+        "recalibrated_version": (cal.get("recalibrated") or {}).get("version"),
+        "score_psi": (drift.get("score") or {}).get("psi"),
+        "drifting_features": [f["name"] for f in (drift.get("features") or {}).get("flagged", [])],
+        "retrain": bool(advice.get("retrain", False)),
+        "reasons": advice.get("reasons", []),
+    }
+
+
 class ModelCard(BaseModel):
     """The model that scores."""
 
@@ -136,6 +173,11 @@ class ModelCard(BaseModel):
         None,
         description="The served week's features against the model's training rows (from the "
         "scored week's summary.json; null for a week scored before the skew guard)",
+    )
+    monitor: MonitorCard | None = Field(
+        None,
+        description="The monitor's last pass (outputs/monitor/summary.json beside the train "
+        "folder); null when the monitor has not run",
     )
     loaded_at: str
 
@@ -255,6 +297,9 @@ def load(settings: Settings) -> Loaded:
         "scores_as_of": as_of,
         "skew": summary.get("skew"),
     }
+    monitor_path = Path(settings.train_dir).parent / "monitor" / "summary.json"
+    if monitor_path.exists():
+        card["monitor"] = monitor_card(json.loads(monitor_path.read_text()))
     return Loaded(
         lookup={k: orjson.dumps(v) for k, v in records.items()},
         records=records,

@@ -9,6 +9,7 @@ import typer
 
 import data.cli
 import features.cli
+import monitoring.cli
 import training.cli
 from data.console import PARAMS_OPTION, out_option, run_stage, setup_logging, stage_option
 from data.params import BaseParams
@@ -24,6 +25,7 @@ app = typer.Typer(
 data.cli.register(app)
 features.cli.register(app)
 training.cli.register(app)
+monitoring.cli.register(app)
 
 AS_OF_OPTION = typer.Option(
     None,
@@ -58,6 +60,7 @@ def report(
     scores: Path = stage_option("score", "scores"),
     evaluation: Path = stage_option("evaluate"),
     comparison: Path = stage_option("compare"),
+    monitor: Path = stage_option("monitor"),
     out: Path = out_option("report"),
     as_of: dt.datetime | None = AS_OF_OPTION,
     params: Path = PARAMS_OPTION,
@@ -68,7 +71,15 @@ def report(
 
     sections = [("base", BaseParams), ("report", ReportParams)]
     run_stage(
-        params, run, scores, evaluation, comparison, out, sections=sections, as_of=_day(as_of)
+        params,
+        run,
+        scores,
+        evaluation,
+        comparison,
+        out,
+        sections=sections,
+        as_of=_day(as_of),
+        monitor_dir=monitor,
     )
 
 

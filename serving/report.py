@@ -224,8 +224,10 @@ def render(
     reliability: pd.DataFrame | None = None,
     backtest: pd.DataFrame | None = None,
     comparison: dict | None = None,
+    monitor: dict | None = None,
+    monitor_chart: bytes | None = None,
 ) -> str:
-    """The HTML page of one scored week."""
+    """The HTML page of one scored week (`monitor`: the monitor's summary and chart PNG)."""
     env = Environment(
         loader=PackageLoader("serving", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
@@ -274,5 +276,9 @@ def render(
         "quiet_days": QUIET_DAYS,
         "min_points": _points(summary.get("min_contribution", ScoreParams().min_contribution)),
         "skew": SkewCheck.model_validate(summary["skew"]) if summary.get("skew") else None,
+        "monitor": monitor,
+        "monitor_chart": "data:image/png;base64," + base64.b64encode(monitor_chart).decode("ascii")
+        if monitor_chart
+        else None,
     }
     return env.get_template("report.html.j2").render(**context)

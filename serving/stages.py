@@ -222,6 +222,11 @@ def read_scores(score_dir: Path, as_of: dt.date | None = None) -> tuple[pd.DataF
     return pd.read_parquet(folder / "scores.parquet"), read_json(folder / "summary.json")
 
 
+def _optional_bytes(folder: Path | None, name: str) -> bytes | None:
+    path = Path(folder) / name if folder else None
+    return path.read_bytes() if path is not None and path.exists() else None
+
+
 def report(
     score_dir: Path,
     evaluate_dir: Path,
@@ -230,8 +235,12 @@ def report(
     base: BaseParams,
     params: ReportParams,
     as_of: dt.date | None = None,
+    monitor_dir: Path | None = None,
 ) -> Path:
-    """One self-contained HTML page for a scored week: `out_dir/<DATE>.html`."""
+    """One self-contained HTML page for a scored week: `out_dir/<DATE>.html`.
+
+    `monitor_dir` (`outputs/monitor`) adds the monitor's figures when its summary is there.
+    """
     from data.io import read_json
     from serving.report import render
 
@@ -255,6 +264,8 @@ def report(
         reliability=optional_table(evaluation / "plots" / "reliability_all.csv"),
         backtest=optional_table(evaluation / "backtest.csv"),
         comparison=optional_json(comparison / "summary.json"),
+        monitor=optional_json(Path(monitor_dir) / "summary.json") if monitor_dir else None,
+        monitor_chart=_optional_bytes(monitor_dir, "plots/expected_vs_realized.png"),
     )
     path = Path(out_dir) / f"{summary['as_of']}.html"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -61,6 +61,9 @@ class ReferenceProfile:
     rows: int
     start: dt.date  # first and last snapshot date of the training rows
     end: dt.date
+    # The model's own churn probability on those rows, binned the same way (None: not given),
+    # so a later week's scores can be compared with them (the monitor's score PSI).
+    score: FeatureProfile | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready mapping (inverse of `from_dict`)."""
@@ -68,34 +71,38 @@ class ReferenceProfile:
             "rows": self.rows,
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
-            "features": {
-                name: {
-                    "kind": f.kind,
-                    "shares": list(f.shares),
-                    **({"edges": list(f.edges)} if f.kind == "numeric" else {}),
-                    **({"levels": list(f.levels)} if f.kind == "categorical" else {}),
-                }
-                for name, f in self.features.items()
-            },
+            "features": {name: _flat(f) for name, f in self.features.items()},
+            **({"score": _flat(self.score)} if self.score is not None else {}),
         }
 
     @classmethod
     def from_dict(cls, flat: Mapping[str, Any]) -> ReferenceProfile:
         """Inverse of `as_dict`."""
         return cls(
-            features={
-                name: FeatureProfile(
-                    kind=f["kind"],
-                    shares=tuple(float(s) for s in f["shares"]),
-                    edges=tuple(float(e) for e in f.get("edges", ())),
-                    levels=tuple(str(v) for v in f.get("levels", ())),
-                )
-                for name, f in flat["features"].items()
-            },
+            features={name: _unflat(f) for name, f in flat["features"].items()},
             rows=int(flat["rows"]),
             start=dt.date.fromisoformat(flat["start"]),
             end=dt.date.fromisoformat(flat["end"]),
+            score=_unflat(flat["score"]) if flat.get("score") else None,
         )
+
+
+def _flat(f: FeatureProfile) -> dict[str, Any]:
+    return {
+        "kind": f.kind,
+        "shares": list(f.shares),
+        **({"edges": list(f.edges)} if f.kind == "numeric" else {}),
+        **({"levels": list(f.levels)} if f.kind == "categorical" else {}),
+    }
+
+
+def _unflat(f: Mapping[str, Any]) -> FeatureProfile:
+    return FeatureProfile(
+        kind=f["kind"],
+        shares=tuple(float(s) for s in f["shares"]),
+        edges=tuple(float(e) for e in f.get("edges", ())),
+        levels=tuple(str(v) for v in f.get("levels", ())),
+    )
 
 
 def saved_profile(meta: Mapping[str, Any]) -> ReferenceProfile | None:
@@ -105,9 +112,15 @@ def saved_profile(meta: Mapping[str, Any]) -> ReferenceProfile | None:
 
 
 def profile_rows(
-    rows: pd.DataFrame, entries: Sequence[Mapping[str, Any]], bins: int = BINS
+    rows: pd.DataFrame,
+    entries: Sequence[Mapping[str, Any]],
+    bins: int = BINS,
+    scores: Sequence[float] | np.ndarray | None = None,
 ) -> ReferenceProfile:
-    """The reference profile of `rows` (the training rows) for the manifest `entries`."""
+    """The reference profile of `rows` (the training rows) for the manifest `entries`.
+
+    `scores`, the model's churn probability of each row, adds their profile (`score`).
+    """
     if rows.empty:
         raise ValueError("no rows to profile")
     features: dict[str, FeatureProfile] = {}
@@ -115,17 +128,26 @@ def profile_rows(
         name = entry["name"]
         if entry["dtype"] in CATEGORICAL_DTYPES:
             levels = tuple(sorted(_labels(rows[name]).dropna().unique().tolist()))
-            bins_only = FeatureProfile("categorical", (), levels=levels)
+            features[name] = profile_values(rows[name], bins, levels=levels)
         else:
-            values = _numbers(rows[name])
-            present = values[~np.isnan(values)]
-            cuts = np.quantile(present, np.arange(1, bins) / bins) if len(present) else []
-            edges = tuple(float(e) for e in np.unique(cuts))
-            bins_only = FeatureProfile("numeric", (), edges=edges)
-        shares = tuple(float(s) for s in bin_shares(bins_only, rows[name]))
-        features[name] = replace(bins_only, shares=shares)
+            features[name] = profile_values(rows[name], bins)
     dates = pd.to_datetime(rows["as_of"]).dt.date
-    return ReferenceProfile(features, len(rows), dates.min(), dates.max())
+    score = None if scores is None else profile_values(pd.Series(np.asarray(scores)), bins)
+    return ReferenceProfile(features, len(rows), dates.min(), dates.max(), score)
+
+
+def profile_values(
+    values: pd.Series, bins: int = BINS, levels: Sequence[str] | None = None
+) -> FeatureProfile:
+    """One column's bins and shares: by `levels` when given, else by quantiles."""
+    if levels is not None:
+        bins_only = FeatureProfile("categorical", (), levels=tuple(levels))
+    else:
+        numbers = _numbers(values)
+        present = numbers[~np.isnan(numbers)]
+        cuts = np.quantile(present, np.arange(1, bins) / bins) if len(present) else []
+        bins_only = FeatureProfile("numeric", (), edges=tuple(float(e) for e in np.unique(cuts)))
+    return replace(bins_only, shares=tuple(float(s) for s in bin_shares(bins_only, values)))
 
 
 def bin_shares(profile: FeatureProfile, values: pd.Series) -> np.ndarray:

@@ -172,7 +172,9 @@ def train(
         "data_through": splits.calibration.end.isoformat(),
         "splits": splits.as_dict(),
         "tiers": fit_tiers(cal["probability"], cal["manager_rating"]),
-        PROFILE_KEY: profile_rows(frames["train"], entries).as_dict(),
+        # Scores of weeks the model never saw (the calibration weeks): what the monitor
+        # compares a new week's scores with.
+        PROFILE_KEY: profile_rows(frames["train"], entries, scores=cal["probability"]).as_dict(),
     }
     production = _fit_production(rows, manifest, recipe, params)
     oof = production.calibration
@@ -184,7 +186,9 @@ def train(
         "calibration_blocks": [[str(b.start), str(b.end)] for b in production.blocks],
         "splits": splits.as_dict(),
         "tiers": fit_tiers(oof["probability"], ratings.to_numpy(dtype=float, na_value=np.nan)),
-        PROFILE_KEY: profile_rows(production_rows(rows, manifest), entries).as_dict(),
+        PROFILE_KEY: profile_rows(
+            production_rows(rows, manifest), entries, scores=oof["probability"]
+        ).as_dict(),
     }
     metrics = {
         "test": test_metrics,

@@ -209,3 +209,84 @@ def flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
         elif isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value):
             flat[name] = float(value)
     return flat
+
+
+def register_recalibrated(
+    model_dir: Path,
+    example: pd.DataFrame,
+    categorical: list[str],
+    model_name: str,
+    tags: dict[str, str],
+    metrics: dict[str, Any],
+    write_meta: Any,
+    artifact_path: str,
+) -> tuple[str, str]:
+    """Register a recalibrated model as a new version in its own run; make it the champion.
+
+    The run logs the pyfunc and `model_dir` under `artifact_path` (where the scorer fetches a
+    champion's files); `write_meta(run_id, version)` writes `model.json` into `model_dir` once
+    both are known. The run and the version carry `tags` (the lineage). Returns
+    (run id, version).
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    run_name = f"recalibrate v{tags.get('recalibrated_from', '?')}"
+    with mlflow.start_run(run_name=run_name) as run:
+        mlflow.set_tags(tags | {"role": "recalibrated"})
+        mlflow.log_metrics(flat_metrics(metrics))
+        version = log_model(Path(model_dir) / "model.joblib", example, categorical, model_name)
+        write_meta(run.info.run_id, version)
+        mlflow.log_artifacts(str(model_dir), artifact_path)
+    client = MlflowClient()
+    for key, value in (tags | {"role": "recalibrated"}).items():
+        client.set_model_version_tag(model_name, version, key, value)
+    client.set_registered_model_alias(model_name, CHAMPION, version)
+    log.info("model %s version %s -> %s (recalibrated)", model_name, version, CHAMPION)
+    return run.info.run_id, version
+
+
+def run_metric(run_id: str | None, name: str) -> float | None:
+    """A metric of an MLflow run (None when the run or the metric is not there)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    if not run_id:
+        return None
+    try:
+        value = MlflowClient().get_run(run_id).data.metrics.get(name)
+    except MlflowException:
+        return None
+    return None if value is None else float(value)
+
+
+def run_file(run_id: str, path: str) -> Path | None:
+    """A file of an MLflow run's artifacts, downloaded (None when it is not there)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path))
+    except (MlflowException, OSError):
+        return None
+
+
+def log_monitor_run(
+    run_name: str,
+    tags: dict[str, str],
+    metrics: dict[str, Any],
+    series: dict[str, list[tuple[int, float]]],
+    folder: Path,
+) -> str:
+    """One run per monitor pass: its figures, per-week series (step = week) and files."""
+    import mlflow
+
+    with mlflow.start_run(run_name=run_name) as run:
+        mlflow.set_tags(tags | {"role": "monitor"})
+        mlflow.log_metrics(flat_metrics(metrics))
+        for name, points in series.items():
+            for step, value in points:
+                if np.isfinite(value):
+                    mlflow.log_metric(name, float(value), step=int(step))
+        mlflow.log_artifacts(str(folder), "monitor")
+    return str(run.info.run_id)

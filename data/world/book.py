@@ -169,7 +169,7 @@ class Book:
         age = (monday - self.life_start[idx]) // 7
         state = self.state.take(idx)
         traits = self.traits(idx)
-        leave = rng.random(n) < leave_probability(state, traits, age, self.dyn)
+        leave = rng.random(n) < leave_probability(state, traits, age, self.dyn, monday)
         self._churn(idx[leave], age[leave], rng)
         stay = idx[~leave]
         gap = lapse_gap(self.months[stay], rng, self.dyn)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -83,6 +84,44 @@ class Dynamics:
     downgrade_budget: float = 4.0  # log-odds added by a fresh budget cut
     upgrade_mrr: tuple[float, float] = (0.35, 0.12)  # log factor on MRR: mean, sd
     downgrade_mrr: tuple[float, float] = (-0.3, 0.08)
+    # A churn-rate shift (a competitor, a price rise): from day `churn_shift_day` on, the
+    # chance of leaving at a renewal and of ending a contract early are multiplied by
+    # `churn_shift_factor` (capped at 1). The default changes nothing.
+    churn_shift_day: int = NO_DAY
+    churn_shift_factor: float = 1.0
+
+    def with_churn_shift(self, shift: ChurnShift | None) -> Dynamics:
+        """These dynamics with the churn hazard multiplied from the shift's day on."""
+        if shift is None:
+            return self
+        day = int((np.datetime64(shift.on, "D") - DAY0).astype(np.int64))
+        return replace(self, churn_shift_day=day, churn_shift_factor=shift.factor)
+
+    def churn_factor(self, day: np.ndarray | int) -> np.ndarray | float:
+        """The factor on the churn hazard on `day` (day numbers): 1 before the shift."""
+        if self.churn_shift_factor == 1.0:
+            return 1.0
+        return np.where(np.asarray(day) >= self.churn_shift_day, self.churn_shift_factor, 1.0)
+
+
+@dataclass(frozen=True)
+class ChurnShift:
+    """A shift of the churn hazard: multiplied by `factor` from the day `on`."""
+
+    on: dt.date
+    factor: float
+
+    @classmethod
+    def parse(cls, text: str) -> ChurnShift:
+        """`2025-06-02:1.8` -> from 2025-06-02 on, 1.8 times the churn hazard."""
+        day, sep, factor = text.partition(":")
+        try:
+            shift = cls(dt.date.fromisoformat(day), float(factor))
+        except ValueError:
+            raise ValueError(f"churn shift {text!r} is not DATE:FACTOR (2025-06-02:1.8)") from None
+        if not sep or not shift.factor > 0:
+            raise ValueError(f"churn shift {text!r}: the factor must be a number above 0")
+        return shift
 
 
 @dataclass(frozen=True)

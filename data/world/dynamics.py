@@ -13,6 +13,8 @@ import numpy as np
 
 from data.world.config import DAY0, NO_DAY, Dynamics
 
+Day = np.ndarray | int  # day numbers: one per entry, or one for all
+
 
 @dataclass(frozen=True)
 class Traits:
@@ -141,8 +143,13 @@ def neglect(quiet: np.ndarray, dyn: Dynamics) -> np.ndarray:
     return np.clip((quiet - lo) / (hi - lo), 0.0, 1.0)
 
 
-def leave_probability(state: Health, traits: Traits, age: np.ndarray, dyn: Dynamics) -> np.ndarray:
-    """Probability that a life decides to leave at a renewal date, given its state."""
+def leave_probability(
+    state: Health, traits: Traits, age: np.ndarray, dyn: Dynamics, day: Day | None = None
+) -> np.ndarray:
+    """Probability that a life decides to leave at a renewal in the week of `day`, given its state.
+
+    From the dynamics' churn-shift day on, the probability is multiplied by its factor.
+    """
     base = np.where(traits.months == 12, dyn.annual_logit, dyn.monthly_logit)
     z = (
         base
@@ -154,7 +161,8 @@ def leave_probability(state: Health, traits: Traits, age: np.ndarray, dyn: Dynam
         + dyn.friction_weight * state.friction
         + dyn.onboarding_weight * (traits.onb_fail & (age < 2 * dyn.onboarding_weeks))
     )
-    return 1.0 / (1.0 + np.exp(-z))
+    p = 1.0 / (1.0 + np.exp(-z))
+    return p if day is None else np.minimum(p * dyn.churn_factor(day), 1.0)
 
 
 def lapse_gap(months: np.ndarray, rng: np.random.Generator, dyn: Dynamics) -> np.ndarray:
@@ -164,8 +172,6 @@ def lapse_gap(months: np.ndarray, rng: np.random.Generator, dyn: Dynamics) -> np
     late = rng.random(n) < chance
     return np.where(late, rng.integers(dyn.lapse_days[0], dyn.lapse_days[1] + 1, n), 0)
 
-
-Day = np.ndarray | int  # day numbers: one per entry, or one for all
 
 # The truth calls the functions below on every re-simulated path every week: they work in
 # place on one new array where they can.
@@ -204,7 +210,10 @@ def early_end_chance(
     z += 1.0
     z *= 7.0
     days = _days(np.maximum(first, start), np.minimum(last, end - 1))
-    return days / z  # the week's chance, sigmoid(log-odds), spread over its days
+    chance = days / z  # the week's chance, sigmoid(log-odds), spread over its days
+    if dyn.churn_shift_factor == 1.0:
+        return chance
+    return np.minimum(chance * dyn.churn_factor(first), 1.0)
 
 
 def early_end(

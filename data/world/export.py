@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from data.contract import RunningPeriods
 from data.io import write_json
 from data.world.cells import weekly_cells
-from data.world.config import DAY0, Dynamics, WorldConfig
+from data.world.config import DAY0, ChurnShift, Dynamics, WorldConfig
 from data.world.crm import contacts_and_ratings, tickets_table
 from data.world.dynamics import Health
 from data.world.population import draw_managers, draw_population
@@ -175,6 +175,7 @@ def write_world(
     seed: int,
     running_periods: RunningPeriods | str = RunningPeriods.MIXED,
     written_on: dt.date | None = None,
+    churn_shift: ChurnShift | None = None,
 ) -> None:
     """Write `out_dir/raw/` (the six contract tables as CSV) and `out_dir/truth/`.
 
@@ -188,9 +189,11 @@ def write_world(
             on or after it, later early ends and plan changes not yet known, tickets closed
             later still open). Only raw/ is written then: the truth is the full export's
             (same seed, same world). None: the whole export, written the day after the data.
+        churn_shift: Multiply the churn hazard (renewal decisions and early ends) from a day
+            on, in the simulation and in the truth's re-simulation alike (see `Dynamics`).
     """
     started = time.perf_counter()
-    cfg, dyn = WorldConfig(), Dynamics()
+    cfg, dyn = WorldConfig(), Dynamics().with_churn_shift(churn_shift)
     running = RunningPeriods(running_periods)
     day = _written_day(written_on, cfg)
     seqs = dict(zip(_STREAMS, np.random.SeedSequence(seed).spawn(len(_STREAMS)), strict=True))

@@ -66,7 +66,7 @@ def churn_probability(
         start[moved], end[moved] = day[moved], period_end(day[moved], traits.months[moved])
         due = np.flatnonzero(end < np.minimum(monday + 7, as_of + horizon))
         if due.size:
-            p = leave_probability(state.take(due), traits.take(due), age[due], dyn)
+            p = leave_probability(state.take(due), traits.take(due), age[due], dyn, monday[due])
             survive[due] *= 1.0 - p
             months = traits.months[due]
             start[due] = end[due] + 1 + lapse_gap(months, rng, dyn)

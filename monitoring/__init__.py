@@ -1,0 +1,1 @@
+"""Monitoring as outcomes arrive: realized figures, drift, recalibration, retrain advice."""
