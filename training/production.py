@@ -4,8 +4,9 @@
 boosting rounds early stopping chose on the validation fold, and a calibration method. The
 tree count is kept as it is on larger fits: weekly snapshots of the same accounts add rows
 much faster than they add information, and on the demo's test weeks scaling the count with
-the rows made things worse (README, "The model that goes to the meeting"). The held-out periods vouch for that
-recipe; they are not withheld from the model that goes to the meeting. `fit_production` fits
+the rows made things worse (README, "The model that goes to the meeting"). The held-out
+periods vouch for that recipe; they are not withheld from the model that goes to the meeting.
+`fit_production` fits
 the same recipe on every labeled week, and fits its calibrator on out-of-time scores
 (cross-fitting): each block of the most recent labeled weeks is scored by trees fitted only on
 weeks a whole horizon before it, so no row calibrates trees that saw it or a label that

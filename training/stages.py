@@ -174,7 +174,9 @@ def train(
         "tiers": fit_tiers(cal["probability"], cal["manager_rating"]),
         # Scores of weeks the model never saw (the calibration weeks): what the monitor
         # compares a new week's scores with.
-        PROFILE_KEY: profile_rows(frames["train"], entries, scores=cal["probability"]).as_dict(),
+        PROFILE_KEY: profile_rows(
+            frames["train"], entries, scores=cal["probability"].to_numpy()
+        ).as_dict(),
     }
     production = _fit_production(rows, manifest, recipe, params)
     oof = production.calibration
@@ -187,7 +189,7 @@ def train(
         "splits": splits.as_dict(),
         "tiers": fit_tiers(oof["probability"], ratings.to_numpy(dtype=float, na_value=np.nan)),
         PROFILE_KEY: profile_rows(
-            production_rows(rows, manifest), entries, scores=oof["probability"]
+            production_rows(rows, manifest), entries, scores=oof["probability"].to_numpy()
         ).as_dict(),
     }
     metrics = {
