@@ -116,12 +116,15 @@ def text_expr(column: str) -> str:
     return f"NULLIF(TRIM(CAST({_col(column)} AS VARCHAR)), '')"
 
 
-def typed_expr(column: Column, raw_type: str | None) -> str:
-    """SQL giving the column's contract-typed value, NULL where missing or unparsable."""
+def typed_expr(column: Column, raw_type: str | None, text: str | None = None) -> str:
+    """SQL giving the column's contract-typed value, NULL where missing or unparsable.
+
+    `text` is SQL of the value's `text_expr`, when a query has it already.
+    """
     kind = column.kind
     if raw_type is None:
         return f"CAST(NULL AS {sql_type(kind)})"
-    text = text_expr(column.name)
+    text = text or text_expr(column.name)
     native = raw_type.upper()
     name = _col(column.name)
     if kind is Kind.STRING:
@@ -150,15 +153,22 @@ def _whole(text: str) -> str:
     return f"({value} IS NOT NULL AND isfinite({value}) AND {value} = floor({value}))"
 
 
-def bad_value_expr(column: Column, raw_type: str | None) -> str:
-    """SQL that is true where a value is present but does not parse as the contract type."""
+def bad_value_expr(
+    column: Column, raw_type: str | None, text: str | None = None, typed: str | None = None
+) -> str:
+    """SQL that is true where a value is present but does not parse as the contract type.
+
+    `text` and `typed` are SQL of the value's `text_expr` and `typed_expr`, when a query has
+    them already.
+    """
     if raw_type is None or column.kind is Kind.STRING:
         return "false"
-    typed = typed_expr(column, raw_type)
+    text = text or text_expr(column.name)
+    typed = typed or typed_expr(column, raw_type, text)
     extra = ""
     if column.kind is Kind.NUMBER:
         extra = f" OR NOT isfinite({typed})"
-    return f"({text_expr(column.name)} IS NOT NULL AND ({typed} IS NULL{extra}))"
+    return f"({text} IS NOT NULL AND ({typed} IS NULL{extra}))"
 
 
 def sql_type(kind: Kind) -> str:

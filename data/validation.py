@@ -161,18 +161,29 @@ def _process(
 
 def _value_checks(src: Source) -> list[Check]:
     """Required values present, and every value parses as its contract type (raw values)."""
-    checks = []
+    rules = _value_conditions(src, named=False)
+    return [Check(column, rule, condition, typed=False) for column, rule, condition in rules]
+
+
+def _value_conditions(src: Source, named: bool) -> list[tuple[Column, str, str]]:
+    """Column, rule and SQL condition of each value check, in the contract's order.
+
+    `named`: the condition reads `__text_<column>` and `__typed_<column>`, the trimmed and
+    typed values computed once by `_create_typed`, instead of computing them again.
+    """
+    found = []
     for column in src.table.columns:
         raw_type = src.types.get(column.name)
         if raw_type is None:
             continue
+        text = f"__text_{column.name}" if named else text_expr(column.name)
+        typed = f"__typed_{column.name}" if named else None
         if column.required:
-            empty = f"{text_expr(column.name)} IS NULL"
-            checks.append(Check(column, "must not be empty", empty, typed=False))
+            found.append((column, "must not be empty", f"{text} IS NULL"))
         if column.kind is not Kind.STRING:
-            bad = bad_value_expr(column, raw_type)
-            checks.append(Check(column, RULE_FOR_KIND[column.kind], bad, typed=False))
-    return checks
+            bad = bad_value_expr(column, raw_type, text, typed)
+            found.append((column, RULE_FOR_KIND[column.kind], bad))
+    return found
 
 
 def _bounds_checks(table: Table) -> list[Check]:
@@ -215,16 +226,29 @@ def _read_typed(con: duckdb.DuckDBPyConnection, src: Source) -> Source:
 def _create_typed(con: duckdb.DuckDBPyConnection, src: Source) -> None:
     """Create `typed_<name>`: contract-typed values plus the `__bad` bits of each row.
 
-    Bit i of `__bad` is set where value check i fails. File order is kept, so a row's
-    `rowid` is its 0-based position in the file.
+    Bit i of `__bad` is set where value check i fails. Each value is trimmed and typed once,
+    in nested subqueries, and the checks read those. File order is kept, so a row's `rowid`
+    is its 0-based position in the file.
     """
-    selects = [f"{typed_expr(c, src.types.get(c.name))} AS {c.name}" for c in src.table.columns]
-    flagged = _value_checks(src)
-    bits = [f"CASE WHEN {c.condition} THEN {1 << i} ELSE 0 END" for i, c in enumerate(flagged)]
+    table = src.table
+    present = [c for c in table.columns if c.name in src.types]
+    texts = [f"{text_expr(c.name)} AS __text_{c.name}" for c in present]
+    typed = [
+        f"{typed_expr(c, src.types[c.name], f'__text_{c.name}')} AS __typed_{c.name}"
+        for c in present
+    ]
+    values = [f"__typed_{c.name}" if c in present else typed_expr(c, None) for c in table.columns]
+    bits = [
+        f"CASE WHEN {condition} THEN {1 << i} ELSE 0 END"
+        for i, (_, _, condition) in enumerate(_value_conditions(src, named=True))
+    ]
     bad = " + ".join(bits) if bits else "0"
+    selects = ", ".join(f"{v} AS {c.name}" for v, c in zip(values, table.columns, strict=True))
+    inner = f"SELECT *, {', '.join(texts)} FROM {src.reader}" if present else src.reader
+    middle = f"SELECT *, {', '.join(typed)} FROM ({inner})" if present else inner
     con.execute(
-        f"CREATE OR REPLACE TABLE typed_{src.table.name} AS "
-        f"SELECT {', '.join(selects)}, CAST({bad} AS BIGINT) AS __bad FROM {src.reader}"
+        f"CREATE OR REPLACE TABLE typed_{table.name} AS "
+        f"SELECT {selects}, CAST({bad} AS BIGINT) AS __bad FROM ({middle})"
     )
 
 
