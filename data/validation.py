@@ -146,7 +146,7 @@ def _process(
     with _phase(table, "summarise"):
         rows, span, unknown = _summarise(con, table)
     with _phase(table, "copy out"):
-        _copy_out(con, table, out_dir / f"{table.name}.parquet")
+        _copy_out(con, table, out_dir / f"{table.name}.parquet", unknown)
     entry = {
         "format": src.format,
         "rows_in": rows_in,
@@ -351,16 +351,21 @@ def _drop_duplicates(con: duckdb.DuckDBPyConnection, table: Table) -> int:
     return int(row[0]) if row else 0
 
 
-def _normalised(table: Table, column: Column) -> str:
-    """SQL of a column's value as written out: categoricals lower-cased, defaults filled."""
+def _normalised(column: Column, unknown: dict[str, int]) -> str:
+    """SQL of a column's value as written out: categoricals lower-cased, defaults filled.
+
+    Written so that DuckDB knows a column has no missing values exactly when the updates it
+    replaces would have left none (a Parquet column is then marked required): an unknown
+    value is only replaced where there is one, and a default fills in by CASE.
+    """
     name = column.name
     if name in CATEGORICALS:
         known = CATEGORICALS[name]
-        if known is None:
+        if known is None or not unknown.get(name):
             return f"lower({name})"
         return f"CASE WHEN {_unknown(name)} THEN {known[1]} ELSE lower({name}) END"
     if column.default is not None:
-        return f"coalesce({name}, {column.default!r})"
+        return f"CASE WHEN {name} IS NULL THEN {column.default!r} ELSE {name} END"
     return name
 
 
@@ -410,10 +415,12 @@ def _utc_day(table: Table, column: str, value: str) -> str:
     return f"CAST(timezone('UTC', {value}) AS DATE)"
 
 
-def _copy_out(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> None:
+def _copy_out(
+    con: duckdb.DuckDBPyConnection, table: Table, path: Path, unknown: dict[str, int]
+) -> None:
     """Write the kept rows, normalised, in file order (a single-table scan keeps it)."""
     cols = ", ".join(
-        f"CAST({_normalised(table, c)} AS {sql_type(c.kind)}) AS {c.name}" for c in table.columns
+        f"CAST({_normalised(c, unknown)} AS {sql_type(c.kind)}) AS {c.name}" for c in table.columns
     )
     target = str(path).replace("'", "''")
     con.execute(
