@@ -1,11 +1,15 @@
-"""Reading raw contract tables into DuckDB, and the SQL that types their values.
+"""Reading raw contract tables with DuckDB, and the SQL that types their values.
 
 CSV columns are read as text so that validation, not the reader, decides what is unparsable
 and can point at CSV line numbers; Parquet columns keep their own types and are converted.
+A file is described once and then read straight into its typed table; only a failing rule
+reads it again, numbered in file order, to show the lines that break it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +30,12 @@ class Source:
     path: Path
     format: str  # "csv" or "parquet"
     types: dict[str, str]  # column name -> DuckDB type of the raw column
+    reader: str  # the table function call that reads the file, e.g. read_csv(...)
+
+    @property
+    def numbered(self) -> str:
+        """The file's rows with `__row`, their 1-based position in the file, as a subquery."""
+        return f"(SELECT row_number() OVER () AS __row, * FROM {self.reader})"
 
     @property
     def file(self) -> str:
@@ -54,26 +64,47 @@ def find_file(raw_dir: Path, table: Table) -> Path | None:
     return present[0] if present else None
 
 
-def load_raw(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> Source:
-    """Copy a raw file into table `raw_<name>` (file order kept, for line numbers)."""
+def open_source(
+    con: duckdb.DuckDBPyConnection, table: Table, path: Path, whole_file: bool = False
+) -> Source:
+    """Describe a raw file (its format, reader and column types) without copying it.
+
+    DuckDB sniffs a CSV's dialect (quote, escape, delimiter) from a sample of its lines, which
+    is fast; `whole_file` sniffs it from every line, a single-threaded pass over the file (over
+    a minute for 50 million rows), for a file the sampled dialect cannot read (e.g. one whose
+    doubled quotes first appear past the sample).
+    """
     fmt = "parquet" if path.suffix == ".parquet" else "csv"
     quoted = str(path).replace("'", "''")
+    sample = ", sample_size = -1" if whole_file else ""
     reader = (
         f"read_parquet('{quoted}')"
         if fmt == "parquet"
-        else f"read_csv('{quoted}', header = true, all_varchar = true, sample_size = -1)"
+        else f"read_csv('{quoted}', header = true, all_varchar = true{sample})"
     )
+    source = Source(table, path, fmt, {}, reader)
+    with read_errors(source):
+        described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+    types = {str(r[0]).strip(): str(r[1]) for r in described}
+    return Source(table, path, fmt, types, reader)
+
+
+@contextmanager
+def read_errors(source: Source) -> Iterator[None]:
+    """Turn DuckDB's failure to read `source` into a ContractError naming the file.
+
+    A conversion error is not a read error (the reader takes CSV values as text): it comes
+    from typing a value and is left as it is.
+    """
     try:
-        con.execute(
-            f"CREATE OR REPLACE TABLE raw_{table.name} AS "
-            f"SELECT row_number() OVER () AS __row, * FROM {reader}"
-        )
+        yield
+    except duckdb.ConversionException:
+        raise
     except duckdb.Error as err:
         first = str(err).splitlines()[0]
-        raise ContractError(path.name, None, f"cannot be read as {fmt.upper()}: {first}") from None
-    described = con.execute(f"DESCRIBE raw_{table.name}").fetchall()
-    types = {str(r[0]).strip(): str(r[1]) for r in described if r[0] != "__row"}
-    return Source(table, path, fmt, types)
+        raise ContractError(
+            source.file, None, f"cannot be read as {source.format.upper()}: {first}"
+        ) from None
 
 
 def _col(name: str) -> str:
@@ -85,12 +116,15 @@ def text_expr(column: str) -> str:
     return f"NULLIF(TRIM(CAST({_col(column)} AS VARCHAR)), '')"
 
 
-def typed_expr(column: Column, raw_type: str | None) -> str:
-    """SQL giving the column's contract-typed value, NULL where missing or unparsable."""
+def typed_expr(column: Column, raw_type: str | None, text: str | None = None) -> str:
+    """SQL giving the column's contract-typed value, NULL where missing or unparsable.
+
+    `text` is SQL of the value's `text_expr`, when a query has it already.
+    """
     kind = column.kind
     if raw_type is None:
         return f"CAST(NULL AS {sql_type(kind)})"
-    text = text_expr(column.name)
+    text = text or text_expr(column.name)
     native = raw_type.upper()
     name = _col(column.name)
     if kind is Kind.STRING:
@@ -119,15 +153,22 @@ def _whole(text: str) -> str:
     return f"({value} IS NOT NULL AND isfinite({value}) AND {value} = floor({value}))"
 
 
-def bad_value_expr(column: Column, raw_type: str | None) -> str:
-    """SQL that is true where a value is present but does not parse as the contract type."""
+def bad_value_expr(
+    column: Column, raw_type: str | None, text: str | None = None, typed: str | None = None
+) -> str:
+    """SQL that is true where a value is present but does not parse as the contract type.
+
+    `text` and `typed` are SQL of the value's `text_expr` and `typed_expr`, when a query has
+    them already.
+    """
     if raw_type is None or column.kind is Kind.STRING:
         return "false"
-    typed = typed_expr(column, raw_type)
+    text = text or text_expr(column.name)
+    typed = typed or typed_expr(column, raw_type, text)
     extra = ""
     if column.kind is Kind.NUMBER:
         extra = f" OR NOT isfinite({typed})"
-    return f"({text_expr(column.name)} IS NOT NULL AND ({typed} IS NULL{extra}))"
+    return f"({text} IS NOT NULL AND ({typed} IS NULL{extra}))"
 
 
 def sql_type(kind: Kind) -> str:
