@@ -88,10 +88,16 @@ def _replayed_lists(backtest_dir: Path | None) -> pd.DataFrame:
     frame = _checked(pd.read_parquet(path), path, REPLAY_COLUMNS)
     frame = frame[frame["churned"].notna()]
     origin = pd.to_datetime(frame["origin"]).dt.date
+    # The last labeled week each origin's model learned from (a horizon and grace before the
+    # origin); a file without it is taken to have learned up to the day before its origin.
+    if "data_through" in frame:
+        through = pd.to_datetime(frame["data_through"]).dt.date
+    else:
+        through = origin - dt.timedelta(days=1)
     return frame.assign(
         source=realized.REPLAYED,
         model="recipe trained " + origin.astype(str),
-        data_through=origin,
+        data_through=through,
         churned=frame["churned"].astype(int),
     )[[*realized.LIST_COLUMNS, "churned"]]
 

@@ -41,7 +41,7 @@ def run(shifted_world):
     mlflow_dir, base = root / "mlflow", BaseParams()
     quick = TrainParams(tuning_minutes=0, n_trials=0, n_estimators=300, min_child_samples=20)
     train(w.train_features, root / "train", base, quick, EvaluateParams(), mlflow_dir=mlflow_dir)
-    model, meta = load_model(root / "train" / "model")
+    model, meta = load_model(root / "train" / "production")  # the model that scores
     through = data_through(meta)
     labeled = _labeled(w.monitor_features)
     dates = sorted(labeled["as_of"].unique())
@@ -97,7 +97,7 @@ def test_calibration_drift_is_flagged_without_recalibrating_when_off(run):
     cal = run["off"]["calibration"]
     assert cal["status"] == "drifting"
     assert cal["calibration_in_the_large"] < -0.02  # the model under-predicts the new churn
-    assert run["versions_after_off"] == ["1"]
+    assert run["versions_after_off"] == ["1", "2"]  # train's evaluated and production versions
     assert "recalibrated" not in cal
 
 
@@ -109,18 +109,19 @@ def test_recalibrated_version_is_registered_with_lineage_and_becomes_champion(ru
     cal = run["on"]["calibration"]
     assert cal["status"] == "recalibrated"
     assert abs(cal["recalibrated_calibration_in_the_large"]) < 0.005  # on its own weeks
-    assert cal["recalibrated"]["version"] == "2"
-    version = MlflowClient().get_model_version("churn-risk", "2")
+    assert cal["recalibrated"]["version"] == "3"
+    version = MlflowClient().get_model_version("churn-risk", "3")
     first, last = cal["weeks"]
-    assert version.tags["recalibrated_from"] == "1"
+    assert version.tags["recalibrated_from"] == "2"
+    assert version.tags["vouched_by_version"] == "1"  # the gate still compares with the recipe
     assert version.tags["calibrated_on"] == f"{first}..{last}"
     assert float(version.tags["calibration_drift_before"]) == pytest.approx(
         cal["calibration_in_the_large"], abs=1e-4
     )
     _, meta = load_scoring_model(run["root"] / "train", run["mlflow_dir"], "churn-risk")
-    assert meta["model_version"] == "2"
+    assert meta["model_version"] == "3"
     assert meta["role"] == "recalibrated"
-    assert meta["recalibrated_from"] == "1"
+    assert meta["recalibrated_from"] == "2"
     assert meta["calibrated_through"] == last
     assert (run["root"] / "monitor" / "recalibrated" / "model.json").exists()
 
