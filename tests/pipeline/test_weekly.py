@@ -16,6 +16,8 @@ from data.stages import generate, validate
 from features.params import FeaturesParams
 from features.stages import features
 from training import tracking
+from training.params import BacktestParams, EvaluateParams, TrainParams
+from training.stages import backtest
 
 from .conftest import model_stages
 
@@ -53,6 +55,16 @@ def test_a_new_week_is_scored_by_the_same_model(tmp_path: Path) -> None:
     validate(tmp_path / "then" / "raw", out / "validate", base, ValidateParams())
     features(out / "validate", out / "features", base, FeaturesParams())
     model_stages(out / "features", out)  # train, evaluate, explain, compare into outputs/
+    backtest(
+        out / "features",
+        out / "train",
+        out / "backtest",
+        BaseParams(),
+        BacktestParams(every_weeks=26),
+        TrainParams(tuning_minutes=0, n_trials=0, n_estimators=300, min_child_samples=20),
+        EvaluateParams(),
+        mlflow_dir=out / "mlflow",
+    )
     trained = read_json(out / "train" / "production" / "model.json")
     tracking.use_store(out / "mlflow", "churn-risk")
     versions = len(MlflowClient().search_model_versions("name='churn-risk'"))

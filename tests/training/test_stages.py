@@ -65,7 +65,10 @@ def test_train_saves_the_profile_of_exactly_the_training_rows(trained, snapshots
         meta["splits"]["train_end"],
     )
     rows = split_frames(labeled(snapshots, manifest), splits)["train"]
-    assert profile == profile_rows(rows, meta["feature_manifest"])
+    # The score's reference: the model's probabilities of the calibration weeks (unseen).
+    cal = pd.read_parquet(trained["root"] / "train" / "calibration_predictions.parquet")
+    scores = cal["probability"].to_numpy()
+    assert profile == profile_rows(rows, meta["feature_manifest"], scores=scores)
 
 
 def test_evaluate_metrics_match_scikit_learn(trained):
