@@ -93,7 +93,7 @@ def _replayed_lists(backtest_dir: Path | None) -> pd.DataFrame:
     if "data_through" in frame:
         through = pd.to_datetime(frame["data_through"]).dt.date
     else:
-        through = origin - dt.timedelta(days=1)
+        through = origin.map(lambda day: day - dt.timedelta(days=1))
     return frame.assign(
         source=realized.REPLAYED,
         model="recipe trained " + origin.astype(str),
