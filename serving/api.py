@@ -526,6 +526,27 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+REQUEST_ID_CHARS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:/+="
+)
+
+
+def request_id(raw: bytes) -> str:
+    """The caller's `X-Request-ID` when it is 1-64 plain characters, else a fresh one.
+
+    Anything else (bytes that are not ASCII, spaces, control characters, over 64 characters)
+    is replaced rather than refused: the id only ties log lines together, and echoing a
+    header back must never fail the request.
+    """
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        text = ""
+    if 0 < len(text) <= 64 and set(text) <= REQUEST_ID_CHARS:
+        return text
+    return uuid.uuid4().hex
+
+
 class _Guard:
     """Pure ASGI middleware: request id, body limit, timeout, JSON access log (never the key)."""
 
@@ -538,7 +559,7 @@ class _Guard:
             return
         started = time.perf_counter()
         headers = dict(scope.get("headers") or [])
-        rid = headers.get(b"x-request-id", b"").decode()[:64] or uuid.uuid4().hex
+        rid = request_id(headers.get(b"x-request-id", b""))
         scope.setdefault("state", {})["request_id"] = rid
         status = {"code": 500, "sent": False}
 

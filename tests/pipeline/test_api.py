@@ -192,6 +192,19 @@ def test_access_log_has_request_ids_and_never_the_key(client, caplog):
     assert KEY not in caplog.text
 
 
+@pytest.mark.parametrize(
+    "sent", [b"\xff\xfe-not-utf8", "caf\u00e9".encode(), b"a b", b"x" * 65, b"\x01ctl"]
+)
+def test_an_unusable_request_id_is_replaced_not_a_500(client, caplog, sent):
+    with caplog.at_level(logging.INFO, logger="churn.access"):
+        response = client.get("/v1/model", headers=[("X-API-Key", KEY), ("X-Request-ID", sent)])
+    assert response.status_code == 200
+    rid = response.headers["x-request-id"]
+    assert len(rid) == 32 and int(rid, 16) >= 0  # a fresh id, not the header echoed
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "churn.access"]
+    assert lines and lines[-1]["request_id"] == rid and lines[-1]["status"] == 200
+
+
 def test_reload_under_load_loses_no_request(client, scores):
     ids = scores["account_id"].head(20).tolist()
     failures: list[int] = []
