@@ -102,7 +102,7 @@ def score(
         write_parquet(scores, tmp / "scores.parquet")
         csv_frame(scores).to_csv(tmp / "scores.csv", index=False)
         write_json(summary, tmp / "summary.json")
-    _prune(out_dir, params.keep_weeks)
+    _prune(out_dir, params.keep_weeks, day)
     log.info(
         "scored %d accounts on %s: expected churned MRR %.0f; tiers %s",
         len(scores),
@@ -199,10 +199,16 @@ def _point(link: Path, target: Path) -> None:
     tmp.replace(link)
 
 
-def _prune(out_dir: Path, keep: int) -> None:
-    """Drop all but the newest `keep` scored weeks (0 keeps all) and any orphaned run."""
+def _prune(out_dir: Path, keep: int, written: dt.date) -> None:
+    """Drop all but the newest `keep` scored weeks (0 keeps all) and any orphaned run.
+
+    The week this run has just written is never dropped, even when it is older than the
+    newest `keep` (`churn score --as-of` a past Monday).
+    """
     weeks = sorted(p for p in out_dir.iterdir() if p.is_symlink() and p.name != LATEST)
     for link in weeks[:-keep] if keep else []:
+        if link.name == str(written):
+            continue
         target = link.resolve()
         link.unlink()
         shutil.rmtree(target, ignore_errors=True)

@@ -178,3 +178,17 @@ def test_an_account_without_a_quotable_driver_says_so(scored):
     assert call_list.count("No single driver of 0.5 points or more") == 3
     movers = html.split('id="movers"')[1].split('id="disagree"')[0]
     assert movers.count("No single driver moved by 0.5 points or more") == 2
+
+
+def test_scoring_a_past_week_never_prunes_that_week(featured, modeled, tmp_path):
+    dates = _weeks(featured)
+    out = tmp_path / "score"
+    keep_one = ScoreParams(model="train", keep_weeks=1)
+    for day in (dates[-2], dates[-1], dates[-4]):
+        score(featured, modeled / "train", out, BaseParams(), keep_one, day)
+    # The run of the older week keeps it; the newest week stays too; the rest is pruned.
+    assert (out / str(dates[-4]) / "scores.parquet").exists()
+    assert (out / "latest").resolve() == (out / str(dates[-1])).resolve()
+    assert not (out / str(dates[-2])).exists()
+    links = sorted(p.name for p in out.iterdir() if p.is_symlink())
+    assert links == sorted([str(dates[-4]), str(dates[-1]), "latest"])
