@@ -66,7 +66,6 @@ class Production:
     data_through: dt.date  # last labeled Monday the trees learned from
     fitted_from: dt.date
     rows: int
-    rounds: int
     calibration: pd.DataFrame  # the calibration rows with out-of-time `probability`
     blocks: list[Period]  # calibration blocks, oldest first
 
@@ -142,7 +141,6 @@ def fit_production(
         data_through=dates[-1],
         fitted_from=dates[0],
         rows=len(rows),
-        rounds=trees.best_iteration_,
         calibration=calibration,
         blocks=[period for period, _ in cuts],
     )

@@ -271,7 +271,7 @@ def _production_metrics(production: Production, bins: int) -> dict[str, Any]:
         "data_through": production.data_through.isoformat(),
         "fitted_from": production.fitted_from.isoformat(),
         "rows": production.rows,
-        "rounds": production.rounds,
+        "rounds": production.model.trees_.best_iteration_,
         "calibration_blocks": [[str(b.start), str(b.end)] for b in production.blocks],
         "calibration_out_of_time": score(oof["churned"], oof["probability"], oof["mrr"], bins),
     }
