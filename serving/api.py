@@ -1,42 +1,45 @@
 """The risk API the CRM calls: batch scores by account, live scoring, the model card.
 
-`create_app(settings)` builds the FastAPI app. Scores and model are loaded into one immutable
-`Loaded` bundle; a reload (POST /v1/admin/reload, or the watcher noticing a new scored week
-or a new champion) builds the next bundle off the request path and swaps the reference, so a
-request sees the old bundle or the new one, never a mix, and none fails during the swap.
-Lookups return JSON bytes prepared at load time. SHAP and the training code are never
-imported on the lookup path.
+`create_app(settings)` builds the FastAPI app around a `Service`: the API keys and one
+immutable `Loaded` bundle (a scored week and the model that scored it, `serving.bundle`).
+
+It never fails open. The process starts at once and loads in the background: `/healthz`
+answers from the first moment, `/readyz` and `/v1` answer 503 with the reason until a bundle
+is in. A reload (POST /v1/admin/reload with an admin key, or the watcher seeing another scored
+week, model or key file) builds the next bundle off the request path and swaps the reference
+only when scores and model both loaded and agree; otherwise the old bundle keeps serving, the
+reload answers 503 `reload_failed` naming what is missing, and the log and `/readyz` say so.
+Lookups return JSON bytes prepared at load time; SHAP and the training code are never
+imported on the lookup path. Keys, body limit, timeout and the access log live in
+`serving.guard`, in front of FastAPI.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import hmac
-import json
 import logging
+import math
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-import pandas as pd
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from serving.bundle import Loaded, LoadError, identity, load
+from serving.guard import ADMIN, Guard, Keys, key_files, load_keys
 from serving.settings import Settings
 from serving.skew import SkewCheck
 
 log = logging.getLogger("churn.api")
-access = logging.getLogger("churn.access")
 
 
 # ---------------------------------------------------------------- response and request shapes
@@ -126,26 +129,6 @@ class MonitorCard(BaseModel):
     reasons: list[str] = Field(default_factory=list)
 
 
-def monitor_card(summary: dict[str, Any]) -> dict[str, Any]:
-    """The monitor's summary.json cut to what `GET /v1/model` shows."""
-    cal, drift = summary.get("calibration", {}), summary.get("drift", {})
-    advice = summary.get("recommendation", {})
-    return {
-        "status": summary.get("status", "unknown"),
-        "newest_week": summary.get("newest_week"),
-        "monitored_version": (summary.get("model") or {}).get("version"),
-        "last_judged_week": (summary.get("weeks") or {}).get("last_judged_week"),
-        "realized_roc_auc": (summary.get("realized") or {}).get("roc_auc"),
-        "calibration": cal.get("status"),
-        "calibration_in_the_large": cal.get("calibration_in_the_large"),
-        "recalibrated_version": (cal.get("recalibrated") or {}).get("version"),
-        "score_psi": (drift.get("score") or {}).get("psi"),
-        "drifting_features": [f["name"] for f in (drift.get("features") or {}).get("flagged", [])],
-        "retrain": bool(advice.get("retrain", False)),
-        "reasons": advice.get("reasons", []),
-    }
-
-
 class ModelCard(BaseModel):
     """The model that scores."""
 
@@ -193,7 +176,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Error, "description": "Missing or wrong X-API-Key"},
     413: {"model": Error, "description": "Request body over CHURN_MAX_BODY_BYTES"},
     422: {"model": Error, "description": "Invalid request (the message names the field)"},
-    503: {"model": Error, "description": "Scores or model not loaded yet"},
+    403: {"model": Error, "description": "The route needs an admin key (CHURN_ADMIN_KEYS)"},
+    503: {"model": Error, "description": "Scores or model not loaded (the message says why)"},
     504: {"model": Error, "description": "Request took longer than the timeout"},
 }
 
@@ -206,109 +190,79 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-# ---------------------------------------------------------------- what is loaded
-@dataclass(frozen=True)
-class Loaded:
-    """Scores and model, loaded together and swapped together."""
+# ---------------------------------------------------------------- what the service holds
+@dataclass
+class Service:
+    """The keys, the bundle in service, and why it is not ready (None when it is)."""
 
-    lookup: dict[str, bytes]  # account id -> AccountRisk JSON
-    records: dict[str, dict[str, Any]]
-    as_of: str | None
-    scores_source: str | None
-    model_card: dict[str, Any]
-    predictor: Any  # serving.live.LivePredictor
-    champion_run: str | None
-    loaded_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
+    settings: Settings
+    keys: Keys
+    loaded: Loaded | None = None
+    problem: str | None = "loading scores and model"  # why nothing is loaded yet
+    last_failure: str | None = None  # the last reload's failure, while an older bundle serves
+    attempted: tuple[Any, ...] | None = None  # what the last reload tried to load
+    last_admin_reload: float = -math.inf  # time.monotonic() of the last admin reload
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    def refresh_keys(self) -> None:
+        """Reread the key settings and files (a key file fixed or rotated needs no restart)."""
+        keys = load_keys(self.settings)
+        if keys.problem and keys.problem != self.keys.problem:
+            log.warning("API keys: %s", keys.problem)
+        self.keys = keys
 
-def _int(value: Any) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)
+    async def reload(self, *, force: bool = True) -> str:
+        """Load what the settings name and swap it in: "reloaded", or LoadError.
 
+        On LoadError the old bundle keeps serving. Without `force` (the watcher), what is
+        already loaded, or was already tried and failed, is not loaded again: "unchanged".
+        """
+        async with self.lock:
+            self.refresh_keys()
+            seen = await asyncio.to_thread(identity, self.settings)
+            current = self.loaded.identity if self.loaded is not None else None
+            if not force and seen in (current, self.attempted):
+                return "unchanged"
+            self.attempted = seen
+            try:
+                loaded = await asyncio.to_thread(load, self.settings)
+            except Exception as err:
+                reason = str(err) if isinstance(err, LoadError) else type(err).__name__
+                if not isinstance(err, LoadError):
+                    log.exception("loading scores and model failed")
+                self._failed(reason)
+                raise LoadError(reason) from None
+            self.loaded, self.problem, self.last_failure = loaded, None, None  # one swap
+            log.info(
+                "loaded scores of %s (%d accounts) and model version %s",
+                loaded.as_of,
+                len(loaded.lookup),
+                loaded.model_card["version"],
+            )
+            return "reloaded"
 
-def _float(value: Any) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)
+    def _failed(self, reason: str) -> None:
+        self.last_failure = reason
+        if self.loaded is None:
+            self.problem = reason
+            log.error("nothing to serve: %s", reason)
+        else:
+            log.error(
+                "reload failed: %s; still serving scores of %s, model version %s",
+                reason,
+                self.loaded.as_of,
+                self.loaded.model_card["version"],
+            )
 
-
-def load_scores(folder: Path, version: str | None) -> tuple[dict[str, dict[str, Any]], str | None]:
-    """AccountRisk records of a scored week folder."""
-    frame = pd.read_parquet(Path(folder) / "scores.parquet")
-    records: dict[str, dict[str, Any]] = {}
-    for r in frame.to_dict("records"):
-        records[str(r["account_id"])] = {
-            "account_id": str(r["account_id"]),
-            "as_of": str(pd.Timestamp(r["as_of"]).date()),
-            "probability": float(r["probability"]),
-            "tier": int(r["tier"]),
-            "manager_rating": _int(r["manager_rating"]),
-            "rating_age_days": _int(r["rating_age_days"]),
-            "days_since_contact": _int(r["days_since_contact"]),
-            "revenue_at_risk": float(r["revenue_at_risk"]),
-            "probability_change": _float(r["probability_change"]),
-            "reasons_up": list(r["reasons_up"]),
-            "reasons_down": list(r["reasons_down"]),
-            "movers": list(r["movers"]),
-            "model_version": version,
-        }
-    as_of = str(next(iter(records.values()))["as_of"]) if records else None
-    return records, as_of
-
-
-def load(settings: Settings) -> Loaded:
-    """Read the scored week and the model named by the settings (slow; off the request path)."""
-    from serving.live import LivePredictor
-    from serving.models import load_scoring_model
-    from training.stages import load_model
-
-    if settings.model == "champion":
-        model, meta = load_scoring_model(settings.train_dir, settings.mlflow_dir, "churn-risk")
-    else:
-        model, meta = load_model(Path(settings.model))
-    manifest = meta.get("feature_manifest")
-    if manifest is None:
-        manifest = json.loads((settings.features_dir / "manifest.json").read_text())["features"]
-    predictor = LivePredictor(model, meta, manifest)
-    folder = Path(settings.scores_dir)
-    version = meta.get("model_version")
-    records, as_of = (
-        load_scores(folder, version) if (folder / "scores.parquet").exists() else ({}, None)
-    )
-    summary_path = folder / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    vouched = meta.get("vouched_by") or {}
-    test = vouched.get("test_metrics")
-    metrics_path = settings.train_dir / "metrics.json"
-    if test is None:  # a model saved before production refits: its own test figures
-        test = json.loads(metrics_path.read_text()).get("test", {}) if metrics_path.exists() else {}
-    card = {
-        "name": meta.get("model_name"),
-        "version": version,
-        "alias": meta.get("alias"),
-        "trained_at": meta.get("trained_at"),
-        "role": meta.get("role"),
-        "data_through": meta.get("data_through"),
-        "vouched_by": vouched.get("model_version"),
-        "calibration_method": meta.get("calibration_method"),
-        "test_metrics": test,
-        "tiers": meta.get("tiers", {}),
-        "features": [
-            {k: f.get(k) for k in ("name", "dtype", "unit", "description")}
-            for f in predictor.entries.values()
-        ],
-        "scores_as_of": as_of,
-        "skew": summary.get("skew"),
-    }
-    monitor_path = Path(settings.train_dir).parent / "monitor" / "summary.json"
-    if monitor_path.exists():
-        card["monitor"] = monitor_card(json.loads(monitor_path.read_text()))
-    return Loaded(
-        lookup={k: orjson.dumps(v) for k, v in records.items()},
-        records=records,
-        as_of=as_of,
-        scores_source=str(folder.resolve()) if folder.exists() else None,
-        model_card=card,
-        predictor=predictor,
-        champion_run=meta.get("mlflow_run_id"),
-    )
+    def readiness(self) -> tuple[bool, str]:
+        """Whether `/v1` can answer, and what to say about it."""
+        reasons = [r for r in (self.problem, self.keys.problem) if r]
+        if self.loaded is None or self.keys.problem:
+            return False, "; ".join(reasons)
+        detail = f"scores of {self.loaded.as_of}, model version {self.loaded.model_card['version']}"
+        if self.last_failure:
+            detail += f" (the last reload failed: {self.last_failure})"
+        return True, detail
 
 
 # ---------------------------------------------------------------- the app
@@ -317,12 +271,27 @@ def load(settings: Settings) -> Loaded:
 # place (well under a millisecond) and hands larger requests to the pool, so that a 100-row
 # request does not hold up the event loop.
 INLINE_PREDICT_ROWS = 4
+KEY_HEADER = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="A CRM key (CHURN_API_KEYS) reads; an admin key (CHURN_ADMIN_KEYS) may also "
+    "reload.",
+)
+
+
+async def _caller(request: Request, _key: str | None = Security(KEY_HEADER)) -> str:
+    """The role the guard found for the caller's key (the guard already refused the rest)."""
+    role = request.scope.get("state", {}).get("role")
+    if role is None:  # only reachable when the app runs without its guard
+        raise ApiError(401, "unauthorized", "missing or wrong X-API-Key")
+    return str(role)
 
 
 async def _current(request: Request) -> Loaded:
-    loaded = request.app.state.loaded
+    service: Service = request.app.state.service
+    loaded = service.loaded
     if loaded is None:
-        raise ApiError(503, "not_ready", "scores and model are not loaded yet")
+        raise ApiError(503, "not_ready", f"scores and model are not loaded: {service.problem}")
     return loaded
 
 
@@ -332,73 +301,56 @@ Current = Annotated[Loaded, Depends(_current)]
 def create_app(settings: Settings | None = None, *, preload: Loaded | None = None) -> FastAPI:
     """The API; `preload` skips the first load (tests)."""
     settings = settings or Settings()
-    keys = [k.encode() for k in settings.api_key_list()]
-    if not keys:
-        log.warning("no API key configured (CHURN_API_KEYS / CHURN_API_KEYS_FILE): /v1 answers 401")
+    service = Service(settings, load_keys(settings), loaded=preload)
+    if preload is not None:
+        service.problem = None
+    if service.keys.problem:
+        log.warning("API keys: %s; /readyz answers 503", service.keys.problem)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if app.state.loaded is None:
-            await reload_now(app)
-        watcher = None
+        tasks = []
+        if service.loaded is None:  # load in the background: /healthz answers meanwhile
+            tasks.append(asyncio.create_task(_first_load(service)))
         if settings.watch_seconds > 0:
-            watcher = asyncio.create_task(_watch(app, settings))
+            tasks.append(asyncio.create_task(_watch(service)))
         yield
-        if watcher is not None:
-            watcher.cancel()
+        for task in tasks:
+            task.cancel()
 
+    docs = settings.docs
     app = FastAPI(
         title="Churn risk API",
         version="1",
         description="Churn risk per account for the CRM: the weekly scores, live scoring of a "
-        "feature payload, and the model card. Every /v1 route needs the X-API-Key header.",
+        "feature payload, and the model card. Every /v1 route needs the X-API-Key header; "
+        "/v1/admin routes need an admin key.",
         lifespan=lifespan,
         responses=ERRORS,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
-    app.state.loaded = preload
-    app.state.reload_lock = asyncio.Lock()
-
-    async def reload_now(app_: FastAPI) -> Loaded:
-        async with app_.state.reload_lock:
-            loaded = await asyncio.to_thread(load, settings)
-            app_.state.loaded = loaded  # one reference swap: requests see old or new
-            log.info(
-                "loaded scores of %s (%d accounts) and model version %s",
-                loaded.as_of,
-                len(loaded.lookup),
-                loaded.model_card["version"],
-            )
-            return loaded
-
-    app.state.reload_now = reload_now
-
-    async def api_key(request: Request) -> None:
-        given = request.headers.get("x-api-key", "").encode()
-        ok = False
-        for key in keys:  # every key compared, in constant time
-            ok |= hmac.compare_digest(given, key)
-        if not ok:
-            raise ApiError(401, "unauthorized", "missing or wrong X-API-Key")
+    app.state.service = service
 
     _install_errors(app)
-    app.add_middleware(_Guard, settings=settings)
+    app.add_middleware(Guard, settings=settings, keys=lambda: service.keys)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     async def healthz() -> Health:
-        """The process is alive."""
+        """The process is alive (whether or not anything is loaded)."""
         return Health(status="ok")
 
     @app.get("/readyz", response_model=Health, tags=["health"], responses={503: {"model": Health}})
-    async def readyz(request: Request) -> Any:
-        """Model and scores are loaded."""
-        loaded = request.app.state.loaded
-        if loaded is None or not loaded.lookup:
-            detail = "model not loaded" if loaded is None else "no scores loaded"
+    async def readyz() -> Any:
+        """Scores, model and keys are loaded; otherwise 503 with the reason."""
+        ready, detail = service.readiness()
+        if not ready:
             return JSONResponse({"status": "not_ready", "detail": detail}, status_code=503)
-        return Health(status="ready", detail=f"scores of {loaded.as_of}")
+        return Health(status="ready", detail=detail)
 
-    v1 = [Depends(api_key)]
+    v1 = [Depends(_caller)]
 
     @app.get(
         "/v1/accounts/{account_id}/risk",
@@ -429,7 +381,11 @@ def create_app(settings: Settings | None = None, *, preload: Loaded | None = Non
 
     @app.post("/v1/predict", response_model=PredictResponse, dependencies=v1, tags=["risk"])
     async def predict(body: PredictRequest, loaded: Current) -> Any:
-        """Live score of feature rows, validated against the model's features."""
+        """Live score of feature rows, validated against the model's features.
+
+        Unknown category levels and numbers far outside the training range are refused by
+        name (422); see CHURN_PREDICT_RANGE_MARGIN.
+        """
         from serving.live import FeatureError
 
         if len(body.rows) > settings.max_predict_rows:
@@ -457,48 +413,78 @@ def create_app(settings: Settings | None = None, *, preload: Loaded | None = Non
         """Name, version, alias, training date, test metrics and features of the model."""
         return loaded.model_card | {"loaded_at": loaded.loaded_at}
 
-    @app.post("/v1/admin/reload", response_model=Health, dependencies=v1, tags=["admin"])
-    async def reload(request: Request) -> Health:
-        """Load the newest scores and champion, then swap them in (no request fails)."""
+    @app.post(
+        "/v1/admin/reload",
+        response_model=Health,
+        dependencies=v1,
+        tags=["admin"],
+        responses={429: {"model": Error, "description": "Within CHURN_RELOAD_MIN_SECONDS"}},
+    )
+    async def reload(role: Annotated[str, Depends(_caller)]) -> Any:
+        """Load the newest scores and model and swap them in (admin key; no request fails).
+
+        At most one reload per CHURN_RELOAD_MIN_SECONDS (429 with Retry-After otherwise).
+        When scores or model cannot be loaded the old ones keep serving: 503 `reload_failed`.
+        """
+        if role != ADMIN:
+            raise ApiError(403, "forbidden", "this route needs an admin key (CHURN_ADMIN_KEYS)")
+        wait = service.last_admin_reload + settings.reload_min_seconds - time.monotonic()
+        if wait > 0:
+            return _error_response(
+                429,
+                "reload_too_soon",
+                f"reloaded less than {settings.reload_min_seconds:g} s ago "
+                "(CHURN_RELOAD_MIN_SECONDS)",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
+        service.last_admin_reload = time.monotonic()
         try:
-            loaded = await reload_now(request.app)
-        except Exception as err:  # the old bundle stays in service
-            log.exception("reload failed; still serving the previous scores and model")
-            raise ApiError(503, "reload_failed", f"reload failed: {type(err).__name__}") from None
-        return Health(status="reloaded", detail=f"scores of {loaded.as_of}")
+            outcome = await service.reload()
+        except LoadError as err:
+            raise ApiError(503, "reload_failed", f"reload failed: {err}") from None
+        _, detail = service.readiness()
+        return Health(status=outcome, detail=detail)
 
     return app
 
 
-async def _watch(app: FastAPI, settings: Settings) -> None:
-    """Reload when the scored week or the champion changes (polling, cheap checks)."""
+async def _first_load(service: Service) -> None:
+    with contextlib.suppress(LoadError):  # logged; /readyz and /v1 say why meanwhile
+        await service.reload()
+
+
+async def _watch(service: Service) -> None:
+    """Reload when the scored week, the model or a key file changes (polling, cheap checks).
+
+    What would be loaded is compared with what is loaded (or was last tried and failed), for
+    a registry champion and a model folder alike, so an unchanged service never reloads.
+    """
     while True:
-        await asyncio.sleep(settings.watch_seconds)
-        loaded: Loaded | None = app.state.loaded
+        await asyncio.sleep(service.settings.watch_seconds)
         try:
-            source = str(Path(settings.scores_dir).resolve())
-            run = await asyncio.to_thread(_champion_run, settings)
-            if loaded is None or source != loaded.scores_source or run != loaded.champion_run:
-                await app.state.reload_now(app)
+            if key_files(service.settings) != service.keys.files:
+                service.refresh_keys()
+            await service.reload(force=False)
+        except LoadError:
+            pass  # logged by the reload; the old bundle keeps serving
         except Exception:
-            log.exception("watcher: reload failed; still serving the previous bundle")
+            log.exception("watcher: unexpected error; still serving the previous bundle")
 
 
-def _champion_run(settings: Settings) -> str | None:
-    if settings.model != "champion":
-        return None
-    from serving.models import champion_version
+# ---------------------------------------------------------------- errors
+def _error_response(
+    status: int, code: str, message: str, rid: str | None = None, headers: dict | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "request_id": rid}},
+        status_code=status,
+        headers=headers,
+    )
 
-    version = champion_version(settings.mlflow_dir, "churn-risk")
-    return None if version is None else version.run_id
 
-
-# ---------------------------------------------------------------- errors, limits, access log
 def _error(status: int, code: str, message: str, request: Request) -> JSONResponse:
     rid = request.scope.get("state", {}).get("request_id")
-    return JSONResponse(
-        {"error": {"code": code, "message": message, "request_id": rid}}, status_code=status
-    )
+    return _error_response(status, code, message, rid)
 
 
 def _install_errors(app: FastAPI) -> None:
@@ -520,116 +506,6 @@ def _install_errors(app: FastAPI) -> None:
     async def crash(request: Request, err: Exception) -> JSONResponse:
         log.exception("unhandled error")
         return _error(500, "internal", "internal error", request)
-
-
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-REQUEST_ID_CHARS = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:/+="
-)
-
-
-def request_id(raw: bytes) -> str:
-    """The caller's `X-Request-ID` when it is 1-64 plain characters, else a fresh one.
-
-    Anything else (bytes that are not ASCII, spaces, control characters, over 64 characters)
-    is replaced rather than refused: the id only ties log lines together, and echoing a
-    header back must never fail the request.
-    """
-    try:
-        text = raw.decode("ascii")
-    except UnicodeDecodeError:
-        text = ""
-    if 0 < len(text) <= 64 and set(text) <= REQUEST_ID_CHARS:
-        return text
-    return uuid.uuid4().hex
-
-
-class _Guard:
-    """Pure ASGI middleware: request id, body limit, timeout, JSON access log (never the key)."""
-
-    def __init__(self, app: Any, settings: Settings) -> None:
-        self.app, self.settings = app, settings
-
-    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        headers = dict(scope.get("headers") or [])
-        rid = request_id(headers.get(b"x-request-id", b""))
-        scope.setdefault("state", {})["request_id"] = rid
-        status = {"code": 500, "sent": False}
-
-        async def send_with_id(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                status["code"], status["sent"] = message["status"], True
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
-            await send(message)
-
-        limit = self.settings.max_body_bytes
-        length = headers.get(b"content-length")
-        try:
-            if length is not None and int(length) > limit:
-                await self._reply(send_with_id, 413, "too_large", f"body over {limit} bytes", rid)
-            else:
-                await asyncio.wait_for(
-                    self.app(scope, _bounded(receive, limit), send_with_id),
-                    self.settings.request_timeout_seconds,
-                )
-        except TimeoutError:
-            if not status["sent"]:
-                await self._reply(send_with_id, 504, "timeout", "request timed out", rid)
-        except _TooLarge:
-            if not status["sent"]:
-                await self._reply(send_with_id, 413, "too_large", f"body over {limit} bytes", rid)
-        finally:
-            access.info(
-                json.dumps(
-                    {
-                        "request_id": rid,
-                        "method": scope.get("method"),
-                        "path": scope.get("path"),
-                        "status": status["code"],
-                        "ms": round((time.perf_counter() - started) * 1000, 3),
-                        "client": (scope.get("client") or ["?"])[0],
-                    }
-                )
-            )
-
-    @staticmethod
-    async def _reply(send: Send, status: int, code: str, message: str, rid: str) -> None:
-        body = orjson.dumps({"error": {"code": code, "message": message, "request_id": rid}})
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass
-
-
-def _bounded(receive: Receive, limit: int) -> Receive:
-    """`receive` that stops a streamed body past `limit` bytes."""
-    seen = 0
-
-    async def inner() -> dict[str, Any]:
-        nonlocal seen
-        message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise _TooLarge
-        return message
-
-    return inner
 
 
 def app_factory() -> FastAPI:

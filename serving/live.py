@@ -2,7 +2,8 @@
 
 The saved `ChurnModel` reads a DataFrame; for one row that costs milliseconds in pandas. Here
 a row (a mapping of feature -> value) becomes the float vector LightGBM saw in training
-(category levels -> their training codes, unseen or missing -> NaN), and the booster, TreeSHAP
+(category levels -> their training codes, missing -> NaN; an unseen level or a number far
+outside the training range is refused by name), and the booster, TreeSHAP
 and the calibrator run on it directly. Tests check it equals `ChurnModel.predict_proba` and
 `training.explain.explain`.
 """
@@ -17,6 +18,7 @@ import numpy as np
 
 from training.calibration import apply_calibrator
 from training.model import EPS, ChurnModel
+from training.profile import PROFILE_KEY
 from training.reasons import quotable, sentence
 from training.tiers import assign_tiers
 
@@ -40,6 +42,7 @@ class LivePredictor:
         meta: dict[str, Any],
         manifest: Sequence[Mapping[str, Any]],
         min_contribution: float = 0.005,
+        range_margin: float | None = 1.0,
     ) -> None:
         self.model = model
         self.meta = meta
@@ -50,6 +53,7 @@ class LivePredictor:
             name: {level: float(i) for i, level in enumerate(levels)}
             for name, levels in model.trees_.columns_.categories_.items()
         }
+        self.ranges = accepted_ranges(meta, range_margin)
         self.booster = model.trees_.booster_.booster_
         self.min_contribution = min_contribution
         empty = np.full((1, len(self.features)), np.nan)
@@ -78,7 +82,13 @@ class LivePredictor:
         if dtype == "category":
             if not isinstance(value, str):
                 raise FeatureError(i, name, f"expected a string (category), got {_kind(value)}")
-            return self.codes.get(name, {}).get(value, math.nan)
+            levels = self.codes.get(name, {})
+            if value not in levels:
+                known = ", ".join(sorted(levels)[:20])
+                raise FeatureError(
+                    i, name, f"unknown category {value!r} (known: {known}; send null if unknown)"
+                )
+            return levels[value]
         if dtype == "bool":
             if not isinstance(value, bool):
                 raise FeatureError(i, name, f"expected true or false, got {_kind(value)}")
@@ -89,6 +99,12 @@ class LivePredictor:
             raise FeatureError(i, name, "expected a finite number")
         if dtype == "int" and float(value) != int(value):
             raise FeatureError(i, name, "expected a whole number")
+        if name in self.ranges:
+            low, high = self.ranges[name]
+            if not low <= value <= high:
+                raise FeatureError(
+                    i, name, f"{value:g} is outside the accepted range [{low:g}, {high:g}]"
+                )
         return float(value)
 
     def _calibrate(self, raw: np.ndarray) -> np.ndarray:
@@ -127,6 +143,32 @@ class LivePredictor:
                 }
             )
         return out
+
+
+def accepted_ranges(
+    meta: Mapping[str, Any], margin: float | None
+) -> dict[str, tuple[float, float]]:
+    """Per numeric feature, the values live predict accepts: the training range, widened.
+
+    A value further outside [low, high] than `margin` widths of that range is refused (a
+    constant feature's width counts as max(|high|, 1)), and so is a negative value where
+    every training value was >= 0: such a value is a caller's mistake (a sign lost, a unit
+    mixed up, a sentinel like -1e20), not an account. Refusing beats clipping, since trees
+    already treat everything beyond the range like its edge and would hide the mistake.
+    None turns the check off; a model without a recorded range has none.
+    """
+    if margin is None:
+        return {}
+    features = (meta.get(PROFILE_KEY) or {}).get("features", {})
+    ranges = {}
+    for name, f in features.items():
+        low, high = f.get("low"), f.get("high")
+        if low is None or high is None:
+            continue
+        width = high - low or max(abs(high), 1.0)
+        lowest = low - margin * width
+        ranges[name] = (max(lowest, 0.0) if low >= 0 else lowest, high + margin * width)
+    return ranges
 
 
 def _fallback(name: str, model: ChurnModel) -> dict[str, Any]:

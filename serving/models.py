@@ -46,6 +46,26 @@ def load_scoring_model(
     return model, meta | {"alias": "champion"}
 
 
+def load_run_model(
+    train_dir: Path, mlflow_dir: Path, run_id: str
+) -> tuple[ChurnModel, dict[str, Any]]:
+    """The model an MLflow run logged: a local copy when `train_dir` holds it, else fetched."""
+    for local in (Path(train_dir) / PRODUCTION, Path(train_dir) / "model"):
+        if (local / "model.json").exists():
+            model, meta = load_model(local)
+            if meta.get("mlflow_run_id") == run_id:
+                return model, meta
+    import mlflow
+
+    from training import tracking
+
+    if not (Path(mlflow_dir) / "mlflow.db").exists() and not os.environ.get("MLFLOW_TRACKING_URI"):
+        raise FileNotFoundError(f"run {run_id} is neither in {train_dir} nor in an MLflow store")
+    tracking.use_store(Path(mlflow_dir), "churn-risk")
+    folder = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=ARTIFACT_PATH)
+    return load_model(Path(folder))
+
+
 def champion_version(mlflow_dir: Path, model_name: str) -> Any:
     """The registered version the `champion` alias points at, or None."""
     from mlflow import MlflowClient

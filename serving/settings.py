@@ -18,20 +18,21 @@ class Settings(BaseSettings):
     train_dir: Path = Path("outputs/train")
     mlflow_dir: Path = Path("outputs/mlflow")
     features_dir: Path = Path("outputs/features")  # manifest, for models that lack their own
-    api_keys: str = ""  # comma-separated; or a file with one key per line:
+    # Keys that read (the CRM): comma-separated, or a file with one key per line (# comments).
+    api_keys: str = ""
     api_keys_file: Path | None = None
+    # Keys that may also reload (operators), the same two ways.
+    admin_keys: str = ""
+    admin_keys_file: Path | None = None
+    reload_min_seconds: float = Field(default=10.0, ge=0)  # admin reloads at most this often
     max_batch: int = Field(default=1000, ge=1)  # account ids per POST /v1/accounts/risk
     max_predict_rows: int = Field(default=100, ge=1)  # rows per POST /v1/predict
+    # Live predict refuses a number further outside the training range than this many widths
+    # of that range (and a negative number where training saw none).
+    predict_range_margin: float = Field(default=1.0, ge=0)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     request_timeout_seconds: float = Field(default=10.0, gt=0)
     watch_seconds: float = Field(
         default=30.0, ge=0
-    )  # poll for new scores / champion; 0: only reload
-
-    def api_key_list(self) -> list[str]:
-        """The accepted API keys (never logged)."""
-        keys = [k.strip() for k in self.api_keys.split(",") if k.strip()]
-        if self.api_keys_file is not None:
-            lines = Path(self.api_keys_file).read_text(encoding="utf-8").splitlines()
-            keys += [k.strip() for k in lines if k.strip() and not k.startswith("#")]
-        return keys
+    )  # poll for new scores / champion / key files; 0: only reload
+    docs: bool = False  # serve /docs and /openapi.json

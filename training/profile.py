@@ -46,6 +46,9 @@ class FeatureProfile:
     shares: tuple[float, ...]
     edges: tuple[float, ...] = ()
     levels: tuple[str, ...] = ()
+    # The smallest and largest training value of a numeric feature (None: not recorded).
+    low: float | None = None
+    high: float | None = None
 
     @property
     def missing_share(self) -> float:
@@ -92,6 +95,7 @@ def _flat(f: FeatureProfile) -> dict[str, Any]:
         "kind": f.kind,
         "shares": list(f.shares),
         **({"edges": list(f.edges)} if f.kind == "numeric" else {}),
+        **({"low": f.low, "high": f.high} if f.low is not None else {}),
         **({"levels": list(f.levels)} if f.kind == "categorical" else {}),
     }
 
@@ -102,6 +106,8 @@ def _unflat(f: Mapping[str, Any]) -> FeatureProfile:
         shares=tuple(float(s) for s in f["shares"]),
         edges=tuple(float(e) for e in f.get("edges", ())),
         levels=tuple(str(v) for v in f.get("levels", ())),
+        low=None if f.get("low") is None else float(f["low"]),
+        high=None if f.get("high") is None else float(f["high"]),
     )
 
 
@@ -146,7 +152,13 @@ def profile_values(
         numbers = _numbers(values)
         present = numbers[~np.isnan(numbers)]
         cuts = np.quantile(present, np.arange(1, bins) / bins) if len(present) else []
-        bins_only = FeatureProfile("numeric", (), edges=tuple(float(e) for e in np.unique(cuts)))
+        bins_only = FeatureProfile(
+            "numeric",
+            (),
+            edges=tuple(float(e) for e in np.unique(cuts)),
+            low=float(present.min()) if len(present) else None,
+            high=float(present.max()) if len(present) else None,
+        )
     return replace(bins_only, shares=tuple(float(s) for s in bin_shares(bins_only, values)))
 
 

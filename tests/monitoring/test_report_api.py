@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from serving.api import MonitorCard, monitor_card
+from serving.api import MonitorCard
+from serving.bundle import monitor_card
 
 SUMMARY = {
     "status": "checked",

@@ -1,9 +1,15 @@
+import contextlib
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from data.params import BaseParams, ValidateParams
 from data.stages import generate, validate
+from serving.settings import Settings
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +68,52 @@ def model_stages(featured: Path, root: Path) -> Path:
 def modeled(featured: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The model stages on the small world (one run per test worker)."""
     return model_stages(featured, tmp_path_factory.mktemp("modeled"))
+
+
+@pytest.fixture(scope="session")
+def started() -> Callable[..., contextlib.AbstractContextManager[TestClient]]:
+    """`with started(app) as client:` a TestClient once the API's first load has finished.
+
+    The API loads in the background so `/healthz` answers at once; tests wait for that load
+    (successful or not) before they ask anything else.
+    """
+
+    @contextlib.contextmanager
+    def start(app: FastAPI, seconds: float = 60) -> Iterator[TestClient]:
+        with TestClient(app) as client:
+            service = app.state.service
+            deadline = time.monotonic() + seconds
+            while service.loaded is None and service.attempted is None:
+                assert time.monotonic() < deadline, "the API's first load never finished"
+                time.sleep(0.02)
+            while service.lock.locked():
+                time.sleep(0.02)
+            yield client
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def api_settings(featured: Path, modeled: Path) -> Settings:
+    """The API on the small world's production model and its latest scored week.
+
+    Keys: "other-key" and "test-key-123" read, "admin-key-456" may also reload.
+    """
+    from serving.params import ScoreParams
+    from serving.stages import score
+
+    score(featured, modeled / "train", modeled / "score", BaseParams(), ScoreParams(model="train"))
+    return Settings(
+        scores_dir=modeled / "score" / "latest",
+        model=str(modeled / "train" / "production"),
+        train_dir=modeled / "train",
+        mlflow_dir=modeled / "mlflow",
+        features_dir=featured,
+        api_keys="other-key, test-key-123",
+        admin_keys="admin-key-456",
+        reload_min_seconds=0,
+        max_batch=5,
+        max_predict_rows=3,
+        max_body_bytes=20_000,
+        watch_seconds=0,
+    )

@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import schemathesis
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from data.params import BaseParams
-from serving.api import _Guard, create_app, load
+from serving.api import create_app
+from serving.bundle import load
+from serving.guard import Guard, Keys
 from serving.live import LivePredictor
 from serving.params import ScoreParams
 from serving.settings import Settings
@@ -27,28 +28,18 @@ from training.stages import load_model
 
 KEY = "test-key-123"
 HEADERS = {"X-API-Key": KEY}
+ADMIN = {"X-API-Key": "admin-key-456"}
 
 
 @pytest.fixture(scope="module")
-def settings(featured: Path, modeled: Path) -> Settings:
-    score(featured, modeled / "train", modeled / "score", BaseParams(), ScoreParams(model="train"))
-    return Settings(
-        scores_dir=modeled / "score" / "latest",
-        model=str(modeled / "train" / "production"),
-        train_dir=modeled / "train",
-        mlflow_dir=modeled / "mlflow",
-        features_dir=featured,
-        api_keys=f"other-key, {KEY}",
-        max_batch=5,
-        max_predict_rows=3,
-        max_body_bytes=20_000,
-        watch_seconds=0,
-    )
+def settings(api_settings: Settings) -> Settings:
+    assert api_settings.api_keys.endswith(KEY) and api_settings.admin_keys == ADMIN["X-API-Key"]
+    return api_settings
 
 
 @pytest.fixture(scope="module")
-def client(settings: Settings):
-    with TestClient(create_app(settings)) as c:
+def client(settings: Settings, started):
+    with started(create_app(settings)) as c:
         yield c
 
 
@@ -104,13 +95,15 @@ def test_live_predict_equals_the_saved_model(client, feature_rows, settings):
     np.testing.assert_allclose(got, expected, rtol=1e-9)
 
 
-def test_a_larger_predict_request_is_scored_off_the_event_loop_alike(feature_rows, settings):
+def test_a_larger_predict_request_is_scored_off_the_event_loop_alike(
+    feature_rows, settings, started
+):
     from serving.api import INLINE_PREDICT_ROWS
 
     rows, snaps = feature_rows
     n = INLINE_PREDICT_ROWS + 3
     model, _ = load_model(Path(settings.model))
-    with TestClient(create_app(settings.model_copy(update={"max_predict_rows": n}))) as c:
+    with started(create_app(settings.model_copy(update={"max_predict_rows": n}))) as c:
         big = c.post("/v1/predict", json={"rows": rows[:n]}, headers=HEADERS).json()
         small = c.post("/v1/predict", json={"rows": rows[:1]}, headers=HEADERS).json()
     got = [p["probability"] for p in big["predictions"]]
@@ -223,7 +216,7 @@ def test_reload_under_load_loses_no_request(client, scores):
         t.start()
     before = client.get("/v1/model", headers=HEADERS).json()["loaded_at"]
     for _ in range(3):
-        assert client.post("/v1/admin/reload", headers=HEADERS).status_code == 200
+        assert client.post("/v1/admin/reload", headers=ADMIN).status_code == 200
     stop.set()
     for t in threads:
         t.join()
@@ -235,7 +228,7 @@ def test_a_slow_request_times_out_as_json():
     async def slow(scope, receive, send):
         await asyncio.sleep(1)
 
-    guard = _Guard(slow, Settings(request_timeout_seconds=0.05))
+    guard = Guard(slow, Settings(request_timeout_seconds=0.05), keys=Keys)
     sent: list[dict] = []
 
     async def send(message):
@@ -251,13 +244,6 @@ def test_a_slow_request_times_out_as_json():
     assert json.loads(sent[1]["body"])["error"]["code"] == "timeout"
 
 
-def test_no_scores_means_not_ready(settings, tmp_path):
-    empty = settings.model_copy(update={"scores_dir": tmp_path})
-    with TestClient(create_app(empty)) as c:
-        assert c.get("/readyz").status_code == 503
-        assert c.get("/v1/accounts/x/risk", headers=HEADERS).status_code == 404
-
-
 def test_schemathesis_finds_no_server_error_and_no_schema_break(settings):
     """Generated requests for every operation of the OpenAPI schema (Hypothesis underneath)."""
     from hypothesis import given
@@ -267,7 +253,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(settings):
         status_code_conformance,
     )
 
-    app = create_app(settings, preload=load(settings))
+    documented = settings.model_copy(update={"docs": True})
+    app = create_app(documented, preload=load(documented))
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     checks = [not_a_server_error, response_schema_conformance, status_code_conformance]
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -289,7 +276,9 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(settings):
     assert not failures, "\n\n".join(failures)
 
 
-def test_a_new_scored_week_is_picked_up_without_a_restart(featured, modeled, settings, tmp_path):
+def test_a_new_scored_week_is_picked_up_without_a_restart(
+    featured, modeled, settings, tmp_path, started
+):
     import time
 
     dates = sorted(
@@ -298,7 +287,7 @@ def test_a_new_scored_week_is_picked_up_without_a_restart(featured, modeled, set
     out = tmp_path / "score"
     score(featured, modeled / "train", out, BaseParams(), ScoreParams(model="train"), dates[-2])
     watching = settings.model_copy(update={"scores_dir": out / "latest", "watch_seconds": 0.2})
-    with TestClient(create_app(watching)) as c:
+    with started(create_app(watching)) as c:
         assert c.get("/v1/model", headers=HEADERS).json()["scores_as_of"] == str(dates[-2])
         score(featured, modeled / "train", out, BaseParams(), ScoreParams(model="train"), dates[-1])
         deadline = time.time() + 20

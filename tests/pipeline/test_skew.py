@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from data.params import BaseParams
 from serving.api import create_app
+from serving.bundle import load
 from serving.params import ReportParams, ScoreParams
 from serving.settings import Settings
 from serving.stages import report, score
@@ -65,7 +66,7 @@ def _skew(folder: Path) -> dict:
 
 
 def _card(settings: Settings) -> dict:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings, preload=load(settings))) as client:
         response = client.get("/v1/model", headers={"X-API-Key": KEY})
     assert response.status_code == 200, response.text
     return response.json()
