@@ -60,19 +60,29 @@ def request(method: str, path: str, port: int, body: bytes = b"", headers: dict 
 
 
 async def _worker(port: int, make: Callable[[], bytes], until: float, out: list, bad: list):
+    """Send requests one after another on a keep-alive connection until `until`.
+
+    A non-200 answer goes to `bad` as its status; a broken connection as 0, then it reconnects.
+    """
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         while time.perf_counter() < until:
             payload = make()
             started = time.perf_counter()
-            writer.write(payload)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            await reader.readexactly(length)
+            try:
+                writer.write(payload)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head.split(b" ", 2)[1])
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                await reader.readexactly(length)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                bad.append(0)
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
             out.append(time.perf_counter() - started)
             if status != 200:
                 bad.append(status)
@@ -94,7 +104,8 @@ def drive(port: int, make: Callable[[], bytes], concurrency: int, seconds: float
     ms = np.array(latencies) * 1000
     return {
         "requests": len(ms),
-        "errors": len(bad),
+        "errors": sum(1 for b in bad if b),  # non-200 answers
+        "socket_errors": sum(1 for b in bad if not b),
         "p50_ms": float(np.percentile(ms, 50)),
         "p99_ms": float(np.percentile(ms, 99)),
         "rps": len(ms) / wall,

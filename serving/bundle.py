@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pandas as pd
 
 from serving.settings import Settings
 
@@ -93,16 +92,16 @@ def _champion_run(settings: Settings) -> str | None:
 
 
 # ---------------------------------------------------------------- loading
-def _int(value: Any) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)
-
-
-def load_scores(folder: Path, version: str | None) -> tuple[dict[str, dict[str, Any]], str]:
+def load_scores(folder: Path) -> tuple[dict[str, dict[str, Any]], str]:
     """AccountRisk records of a scored week folder; LoadError when it has none."""
+    import pandas as pd  # here, not at the top: `churn serve` answers /healthz before this
+
+    def _int(value: Any) -> int | None:
+        return None if value is None or pd.isna(value) else int(value)
+
+    def _float(value: Any) -> float | None:
+        return None if value is None or pd.isna(value) else float(value)
+
     path = Path(folder) / "scores.parquet"
     if not Path(folder).exists():
         raise LoadError("CHURN_SCORES_DIR holds no scored week (run `churn score`)")
@@ -129,7 +128,7 @@ def load_scores(folder: Path, version: str | None) -> tuple[dict[str, dict[str, 
             "reasons_up": list(r["reasons_up"]),
             "reasons_down": list(r["reasons_down"]),
             "movers": list(r["movers"]),
-            "model_version": version,
+            "model_version": None,  # set once the model is loaded
         }
     return records, str(next(iter(records.values()))["as_of"])
 
@@ -137,12 +136,13 @@ def load_scores(folder: Path, version: str | None) -> tuple[dict[str, dict[str, 
 def _model(settings: Settings, scored_by: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The model that scored the week: the named folder, or the registry's version."""
     from serving.models import load_run_model, load_scoring_model
-    from training.stages import load_model
 
     if settings.model != "champion":
         folder = Path(settings.model)
         if not (folder / "model.json").exists() or not (folder / "model.joblib").exists():
             raise LoadError("the CHURN_MODEL folder lacks model.joblib or model.json")
+        from training.stages import load_model
+
         model, meta = load_model(folder)
         if _disagree(scored_by.get("version"), meta.get("model_version")):
             raise LoadError(
@@ -176,12 +176,11 @@ def _disagree(a: Any, b: Any) -> bool:
 
 def load(settings: Settings) -> Loaded:
     """Read the scored week and its model (slow; off the request path). LoadError if not both."""
-    from serving.live import LivePredictor
-
     folder = Path(settings.scores_dir)
     seen = identity(settings)
     summary = _summary(folder)
     scored_by = summary.get("model") or {}
+    records, as_of = load_scores(folder)  # first: cheaper to find missing than the model
     try:
         model, meta = _model(settings, scored_by)
     except LoadError:
@@ -190,7 +189,8 @@ def load(settings: Settings) -> Loaded:
         log.warning("the model cannot be loaded: %r", err)
         raise LoadError(f"the model cannot be loaded ({type(err).__name__})") from None
     version = meta.get("model_version") or scored_by.get("version")
-    records, as_of = load_scores(folder, version)
+    for record in records.values():
+        record["model_version"] = version
     manifest = meta.get("feature_manifest")
     if manifest is None:
         path = settings.features_dir / "manifest.json"
@@ -200,6 +200,8 @@ def load(settings: Settings) -> Loaded:
     missing = sorted(set(model.features) - {f["name"] for f in manifest})
     if missing:
         raise LoadError(f"the feature manifest lacks the model's features {missing[:5]}")
+    from serving.live import LivePredictor
+
     predictor = LivePredictor(model, meta, manifest, range_margin=settings.predict_range_margin)
     return Loaded(
         lookup={k: orjson.dumps(v) for k, v in records.items()},

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from training.model import ChurnModel
-from training.stages import PRODUCTION, load_model
+if TYPE_CHECKING:  # the API asks "is there a champion?" long before it needs the training code
+    from training.model import ChurnModel
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,8 @@ def load_scoring_model(
     from its MLflow run. Without any champion the local one is used, with a warning, so a
     first run still scores.
     """
+    from training.stages import PRODUCTION, load_model
+
     local = Path(train_dir) / PRODUCTION
     if source == "train":
         return load_model(local)
@@ -50,6 +52,8 @@ def load_run_model(
     train_dir: Path, mlflow_dir: Path, run_id: str
 ) -> tuple[ChurnModel, dict[str, Any]]:
     """The model an MLflow run logged: a local copy when `train_dir` holds it, else fetched."""
+    from training.stages import PRODUCTION, load_model
+
     for local in (Path(train_dir) / PRODUCTION, Path(train_dir) / "model"):
         if (local / "model.json").exists():
             model, meta = load_model(local)
@@ -68,13 +72,13 @@ def load_run_model(
 
 def champion_version(mlflow_dir: Path, model_name: str) -> Any:
     """The registered version the `champion` alias points at, or None."""
+    if not (Path(mlflow_dir) / "mlflow.db").exists() and not os.environ.get("MLFLOW_TRACKING_URI"):
+        return None
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     from training import tracking
 
-    if not (Path(mlflow_dir) / "mlflow.db").exists() and not os.environ.get("MLFLOW_TRACKING_URI"):
-        return None
     tracking.use_store(Path(mlflow_dir), "churn-risk")
     try:
         return MlflowClient().get_model_version_by_alias(model_name, tracking.CHAMPION)

@@ -10,10 +10,12 @@ module stays light (no training code) because the API imports it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # the API imports this module; pandas would add seconds to its start-up
+    import pandas as pd
 
 ROUNDED = ("psi", "psi_threshold", "missing_share", "training_missing_share")
 

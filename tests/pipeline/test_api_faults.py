@@ -113,7 +113,7 @@ def test_starting_without_scores_answers_503_not_unknown_account(settings, week,
                 "train_dir": tmp / "outputs" / "train",
                 "mlflow_dir": tmp / "outputs" / "mlflow",
             },
-            "no champion registered",
+            "CHURN_SCORES_DIR holds no scored week",
         ),
         (
             lambda s, tmp: {
@@ -173,10 +173,14 @@ def _get(url: str) -> tuple[int, dict]:
         return err.code, json.loads(err.read())
 
 
-def test_churn_serve_without_a_model_answers_health_and_not_ready(tmp_path):
+def test_churn_serve_without_a_model_answers_health_and_not_ready(api_settings, tmp_path):
     """The real process, as an orchestrator sees it (timed by benchmarks/api_faults.py)."""
     port = _free_port()
-    env = os.environ | {"CHURN_MODEL": str(tmp_path / "nonexistent"), "CHURN_API_KEYS": "k"}
+    env = os.environ | {
+        "CHURN_MODEL": str(tmp_path / "nonexistent"),
+        "CHURN_SCORES_DIR": str(api_settings.scores_dir),
+        "CHURN_API_KEYS": "k",
+    }
     churn = Path(sys.executable).parent / "churn"
     process = subprocess.Popen(
         [churn, "serve", "--port", str(port), "--log-level", "warning"],
