@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import math
 import time
@@ -43,12 +44,22 @@ log = logging.getLogger("churn.api")
 
 
 # ---------------------------------------------------------------- response and request shapes
+class FieldProblem(BaseModel):
+    """One invalid field of a request."""
+
+    field: str = Field(description="Where, e.g. body.account_ids.0")
+    problem: str
+
+
 class ErrorBody(BaseModel):
     """What went wrong, for a machine and a person."""
 
     code: str
     message: str
     request_id: str | None = None
+    details: list[FieldProblem] | None = Field(
+        None, description="Every invalid field of a 422 `invalid_request`, not just the first"
+    )
 
 
 class Error(BaseModel):
@@ -61,18 +72,29 @@ class AccountRisk(BaseModel):
     """An account's churn risk from the latest weekly scores."""
 
     account_id: str
-    as_of: str = Field(description="Snapshot date the scores describe")
-    probability: float = Field(description="Chance the account churns within the horizon")
-    tier: int = Field(description="Model tier on the managers' scale, 1 = highest risk")
-    manager_rating: int | None
-    rating_age_days: int | None
-    days_since_contact: int | None
-    revenue_at_risk: float = Field(description="MRR x probability")
-    probability_change: float | None = Field(description="Against the previous week")
-    reasons_up: list[str]
-    reasons_down: list[str]
-    movers: list[str] = Field(description="What moved most since the previous week")
-    model_version: str | None
+    as_of: dt.date = Field(description="The Monday the scores describe (data known that day)")
+    horizon_days: int | None = Field(
+        description="Days after as_of that probability covers (the model's horizon)"
+    )
+    probability: float = Field(
+        description="Chance (0-1) the account's subscription ends within horizon_days of as_of"
+    )
+    tier: int = Field(description="Model tier on the managers' scale, 1 = highest risk, 4 lowest")
+    manager_rating: int | None = Field(description="The manager's current rating, 1-4")
+    rating_age_days: int | None = Field(description="Days since the manager last rated it")
+    days_since_contact: int | None = Field(description="Days since the last manager contact")
+    revenue_at_risk: float = Field(
+        description="Monthly recurring revenue (the export's currency) x probability"
+    )
+    probability_change: float | None = Field(
+        description="Probability minus the previous week's (same model), -1 to 1"
+    )
+    reasons_up: list[str] = Field(description="What raises the probability most, strongest first")
+    reasons_down: list[str] = Field(description="What lowers it most, strongest first")
+    movers: list[str] = Field(
+        description="What moved most since the previous week, with the change in points"
+    )
+    model_version: str | None = Field(description="Registered version of the model that scored")
 
 
 class RiskBatchRequest(BaseModel):
@@ -99,8 +121,10 @@ class PredictRequest(BaseModel):
 class Prediction(BaseModel):
     """Live score of one row."""
 
-    probability: float
-    tier: int
+    probability: float = Field(
+        description="Chance (0-1) of churn within the model's horizon_days (GET /v1/model)"
+    )
+    tier: int = Field(description="1 = highest risk, 4 lowest")
     reasons_up: list[str]
     reasons_down: list[str]
 
@@ -134,15 +158,18 @@ class ModelCard(BaseModel):
 
     name: str | None
     version: str | None
-    alias: str | None
-    trained_at: str | None
+    alias: str | None = Field(description="Registry alias: champion, challenger or none")
+    trained_at: dt.datetime | None
+    horizon_days: int | None = Field(
+        None, description="Days ahead every probability of this model covers"
+    )
     role: str | None = Field(
         None,
         description="production: the evaluated recipe refitted on every labeled week; "
         "evaluated: the model fitted on the training period only",
     )
-    data_through: str | None = Field(
-        None, description="The last labeled Monday (YYYY-MM-DD) the model learned from"
+    data_through: dt.date | None = Field(
+        None, description="The last labeled Monday the model learned from"
     )
     vouched_by: str | None = Field(
         None, description="The evaluated version whose test weeks vouch for this model's recipe"
@@ -151,7 +178,7 @@ class ModelCard(BaseModel):
     test_metrics: dict[str, Any]
     tiers: dict[str, Any]
     features: list[dict[str, Any]]
-    scores_as_of: str | None
+    scores_as_of: dt.date | None = Field(description="The Monday of the scores served")
     skew: SkewCheck | None = Field(
         None,
         description="The served week's features against the model's training rows (from the "
@@ -162,7 +189,7 @@ class ModelCard(BaseModel):
         description="The monitor's last pass (outputs/monitor/summary.json beside the train "
         "folder); null when the monitor has not run",
     )
-    loaded_at: str
+    loaded_at: dt.datetime
 
 
 class Health(BaseModel):
@@ -175,7 +202,7 @@ class Health(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Error, "description": "Missing or wrong X-API-Key"},
     413: {"model": Error, "description": "Request body over CHURN_MAX_BODY_BYTES"},
-    422: {"model": Error, "description": "Invalid request (the message names the field)"},
+    422: {"model": Error, "description": "Invalid request (every invalid field in details)"},
     403: {"model": Error, "description": "The route needs an admin key (CHURN_ADMIN_KEYS)"},
     503: {"model": Error, "description": "Scores or model not loaded (the message says why)"},
     504: {"model": Error, "description": "Request took longer than the timeout"},
@@ -473,18 +500,28 @@ async def _watch(service: Service) -> None:
 
 # ---------------------------------------------------------------- errors
 def _error_response(
-    status: int, code: str, message: str, rid: str | None = None, headers: dict | None = None
+    status: int,
+    code: str,
+    message: str,
+    rid: str | None = None,
+    headers: dict | None = None,
+    details: list[dict[str, str]] | None = None,
 ) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": code, "message": message, "request_id": rid}},
-        status_code=status,
-        headers=headers,
-    )
+    error: dict[str, Any] = {"code": code, "message": message, "request_id": rid}
+    if details is not None:
+        error["details"] = details
+    return JSONResponse({"error": error}, status_code=status, headers=headers)
 
 
-def _error(status: int, code: str, message: str, request: Request) -> JSONResponse:
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    request: Request,
+    details: list[dict[str, str]] | None = None,
+) -> JSONResponse:
     rid = request.scope.get("state", {}).get("request_id")
-    return _error_response(status, code, message, rid)
+    return _error_response(status, code, message, rid, details=details)
 
 
 def _install_errors(app: FastAPI) -> None:
@@ -494,9 +531,14 @@ def _install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
-        first = err.errors()[0] if err.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return _error(422, "invalid_request", f"{where}: {first.get('msg', 'invalid')}", request)
+        details = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+            for e in err.errors()
+        ]
+        message = "; ".join(f"{d['field']}: {d['problem']}" for d in details[:5])
+        if len(details) > 5:
+            message += f"; and {len(details) - 5} more"
+        return _error(422, "invalid_request", message or "invalid request", request, details)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
@@ -510,4 +552,5 @@ def _install_errors(app: FastAPI) -> None:
 
 def app_factory() -> FastAPI:
     """What `churn serve` (uvicorn --factory) starts: settings from the environment."""
+    logging.captureWarnings(True)  # a library's warning becomes a JSON log line too
     return create_app(Settings())

@@ -191,6 +191,7 @@ def load(settings: Settings) -> Loaded:
     version = meta.get("model_version") or scored_by.get("version")
     for record in records.values():
         record["model_version"] = version
+        record["horizon_days"] = meta.get("horizon_days")
     manifest = meta.get("feature_manifest")
     if manifest is None:
         path = settings.features_dir / "manifest.json"
@@ -226,6 +227,7 @@ def _card(
         "version": meta.get("model_version"),
         "alias": meta.get("alias"),
         "trained_at": meta.get("trained_at"),
+        "horizon_days": meta.get("horizon_days"),
         "role": meta.get("role"),
         "data_through": meta.get("data_through"),
         "vouched_by": vouched.get("model_version"),

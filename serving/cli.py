@@ -110,7 +110,8 @@ def serve(
     """The risk API for the CRM (settings from CHURN_* environment variables; see README)."""
     import uvicorn
 
-    setup_logging()
+    from serving.logs import log_config
+
     uvicorn.run(
         "serving.api:app_factory",
         factory=True,
@@ -118,7 +119,8 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
-        access_log=False,  # the app writes its own JSON access log, with a request id
+        access_log=False,  # the app writes its own access log, with a request id
+        log_config=log_config(log_level),  # JSON lines, applied in every worker
     )
 
 

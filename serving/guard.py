@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import time
 import uuid
@@ -166,18 +165,15 @@ class Guard:
             if not status["sent"]:
                 await _reply(send_with_id, 504, "timeout", "request timed out", rid)
         finally:
-            access.info(
-                json.dumps(
-                    {
-                        "request_id": rid,
-                        "method": scope.get("method"),
-                        "path": scope.get("path"),
-                        "status": status["code"],
-                        "ms": round((time.perf_counter() - started) * 1000, 3),
-                        "client": (scope.get("client") or ["?"])[0],
-                    }
-                )
-            )
+            fields = {
+                "request_id": rid,
+                "method": scope.get("method"),
+                "path": scope.get("path"),
+                "status": status["code"],
+                "ms": round((time.perf_counter() - started) * 1000, 3),
+                "client": (scope.get("client") or ["?"])[0],
+            }
+            access.info("request", extra={"fields": fields})
 
     def _authorize(self, path: str, headers: dict[bytes, bytes]) -> str | None:
         """The caller's role on a /v1 path; Refused(401/403) when it may not call it."""

@@ -180,7 +180,7 @@ def test_access_log_has_request_ids_and_never_the_key(client, caplog):
     with caplog.at_level(logging.INFO, logger="churn.access"):
         response = client.get("/v1/model", headers=HEADERS | {"X-Request-ID": "abc123"})
     assert response.headers["x-request-id"] == "abc123"
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "churn.access"]
+    lines = [r.fields for r in caplog.records if r.name == "churn.access"]
     assert lines and lines[-1]["request_id"] == "abc123" and lines[-1]["status"] == 200
     assert KEY not in caplog.text
 
@@ -194,7 +194,7 @@ def test_an_unusable_request_id_is_replaced_not_a_500(client, caplog, sent):
     assert response.status_code == 200
     rid = response.headers["x-request-id"]
     assert len(rid) == 32 and int(rid, 16) >= 0  # a fresh id, not the header echoed
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "churn.access"]
+    lines = [r.fields for r in caplog.records if r.name == "churn.access"]
     assert lines and lines[-1]["request_id"] == rid and lines[-1]["status"] == 200
 
 
@@ -298,3 +298,25 @@ def test_a_new_scored_week_is_picked_up_without_a_restart(
                 break
             time.sleep(0.2)
         assert seen == str(dates[-1])
+
+
+def test_every_invalid_field_is_reported_in_one_422(client):
+    body = {"account_ids": [1, "ok", None], "extra": True}
+    response = client.post("/v1/accounts/risk", json=body, headers=HEADERS)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    fields = {d["field"] for d in error["details"]}
+    assert {"body.account_ids.0", "body.account_ids.2", "body.extra"} <= fields
+    assert "body.account_ids.0" in error["message"] and "body.extra" in error["message"]
+
+
+def test_lookups_state_their_horizon_and_dates_are_typed(client, settings, scores):
+    meta = json.loads((settings.train_dir / "production" / "model.json").read_text())
+    account = scores["account_id"].iloc[0]
+    body = client.get(f"/v1/accounts/{account}/risk", headers=HEADERS).json()
+    assert body["horizon_days"] == meta["horizon_days"] > 0
+    card = client.get("/v1/model", headers=HEADERS).json()
+    assert card["horizon_days"] == meta["horizon_days"]
+    schema = client.app.openapi()["components"]["schemas"]
+    assert schema["AccountRisk"]["properties"]["as_of"]["format"] == "date"
+    assert "horizon_days" in schema["AccountRisk"]["properties"]["probability"]["description"]

@@ -174,7 +174,10 @@ def _get(url: str) -> tuple[int, dict]:
 
 
 def test_churn_serve_without_a_model_answers_health_and_not_ready(api_settings, tmp_path):
-    """The real process, as an orchestrator sees it (timed by benchmarks/api_faults.py)."""
+    """The real process with two workers, as an orchestrator sees it, logging JSON lines.
+
+    (Its start-up is timed by benchmarks/api_faults.py.)
+    """
     port = _free_port()
     env = os.environ | {
         "CHURN_MODEL": str(tmp_path / "nonexistent"),
@@ -182,18 +185,19 @@ def test_churn_serve_without_a_model_answers_health_and_not_ready(api_settings, 
         "CHURN_API_KEYS": "k",
     }
     churn = Path(sys.executable).parent / "churn"
+    log = tmp_path / "serve.log"
     process = subprocess.Popen(
-        [churn, "serve", "--port", str(port), "--log-level", "warning"],
+        [churn, "serve", "--port", str(port), "--workers", "2"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log.open("w"),
     )
     try:
         deadline = time.monotonic() + 60
         health = None
         while health is None:
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "churn serve never answered /healthz"
             try:
                 health = _get(f"http://127.0.0.1:{port}/healthz")
@@ -213,6 +217,11 @@ def test_churn_serve_without_a_model_answers_health_and_not_ready(api_settings, 
     finally:
         process.terminate()
         process.wait(timeout=30)
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    started = {r["process"] for r in lines if r["message"].startswith("Started server process")}
+    assert len(started) == 2, lines  # both workers log, as JSON
+    assert any(r["logger"] == "churn.access" and r["path"] == "/readyz" for r in lines)
+    assert any(r["logger"] == "churn.api" and "nothing to serve" in r["message"] for r in lines)
 
 
 # ---------------------------------------------------------------- 3. admin keys, debounced
