@@ -3,11 +3,14 @@
 Scored weeks live in `outputs/score/runs/<DATE>.<stamp>/`; `outputs/score/<DATE>` and
 `outputs/score/latest` are symbolic links, each replaced in one atomic rename once a run is
 complete. A run killed at any moment leaves every earlier week, and the week's previous run,
-exactly as they were; the final names never point at a half-written folder.
+exactly as they were; the final names never point at a half-written folder. Concurrent runs
+take turns (a lock in `runs/`) to rename a finished folder, repoint the links and prune, so no
+run prunes a week another run has written and not yet linked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -19,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from data.errors import ContractError
-from data.io import write_json, write_parquet
+from data.io import locked, write_json, write_parquet
 from data.params import BaseParams
 from serving.params import ReportParams, ScoreParams
 from serving.skew import SkewCheck, check_skew
@@ -178,17 +181,27 @@ class _week_folder:  # noqa: N801 - used as a context manager, like atomic_dir
         if kind is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return
-        self.tmp.rename(self.final)
-        link = self.out_dir / str(self.day)
-        old = link.resolve() if link.is_symlink() else None
-        _point(link, Path(RUNS) / self.final.name)
-        newest = max(
-            (p.name for p in self.out_dir.iterdir() if p.is_symlink() and p.name != LATEST),
-            default=str(self.day),
-        )
-        _point(self.out_dir / LATEST, Path(newest))
-        if old is not None and old != self.final.resolve():
-            shutil.rmtree(old, ignore_errors=True)
+        with _links_locked(self.out_dir):
+            self.tmp.rename(self.final)
+            link = self.out_dir / str(self.day)
+            old = link.resolve() if link.is_symlink() else None
+            _point(link, Path(RUNS) / self.final.name)
+            newest = max(
+                (p.name for p in self.out_dir.iterdir() if p.is_symlink() and p.name != LATEST),
+                default=str(self.day),
+            )
+            _point(self.out_dir / LATEST, Path(newest))
+            if old is not None and old != self.final.resolve():
+                shutil.rmtree(old, ignore_errors=True)
+
+
+def _links_locked(out_dir: Path) -> contextlib.AbstractContextManager[None]:
+    """One run at a time renames a finished folder, repoints links, or prunes.
+
+    Outside the lock every finished run folder already has its link, so pruning (which
+    removes unlinked runs as orphans) never removes a folder another run is about to link.
+    """
+    return locked(Path(out_dir) / RUNS / ".lock")
 
 
 def _point(link: Path, target: Path) -> None:
@@ -205,17 +218,18 @@ def _prune(out_dir: Path, keep: int, written: dt.date) -> None:
     The week this run has just written is never dropped, even when it is older than the
     newest `keep` (`churn score --as-of` a past Monday).
     """
-    weeks = sorted(p for p in out_dir.iterdir() if p.is_symlink() and p.name != LATEST)
-    for link in weeks[:-keep] if keep else []:
-        if link.name == str(written):
-            continue
-        target = link.resolve()
-        link.unlink()
-        shutil.rmtree(target, ignore_errors=True)
-    live = {p.resolve() for p in out_dir.iterdir() if p.is_symlink()}
-    for run in (out_dir / RUNS).iterdir():
-        if run.resolve() not in live and not run.name.startswith("."):
-            shutil.rmtree(run, ignore_errors=True)
+    with _links_locked(out_dir):
+        weeks = sorted(p for p in out_dir.iterdir() if p.is_symlink() and p.name != LATEST)
+        for link in weeks[:-keep] if keep else []:
+            if link.name == str(written):
+                continue
+            target = link.resolve()
+            link.unlink()
+            shutil.rmtree(target, ignore_errors=True)
+        live = {p.resolve() for p in out_dir.iterdir() if p.is_symlink()}
+        for run in (out_dir / RUNS).iterdir():
+            if run.resolve() not in live and not run.name.startswith("."):
+                shutil.rmtree(run, ignore_errors=True)
 
 
 def read_scores(score_dir: Path, as_of: dt.date | None = None) -> tuple[pd.DataFrame, dict]:
