@@ -6,8 +6,8 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    tmp = fresh_scratch(final.parent, final.name, folder=True)
     try:
         yield tmp
     except BaseException:
@@ -36,6 +36,27 @@ def atomic_dir(final: Path) -> Iterator[Path]:
         final.rename(old)
     tmp.rename(final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def fresh_scratch(parent: Path, name: str, *, folder: bool, suffix: str = "") -> Path:
+    """Create an empty scratch folder or file, `.<name>.scratch-<token><suffix>`, in `parent`.
+
+    Made by a plain `mkdir` or `open` under a name no one else holds, not by `tempfile`
+    (0700 and 0600 whatever the umask), so once renamed into place an output has the mode
+    any other new file of this process would have: readable by an API running as another
+    user when the umask allows it. No umask is read (that takes two `os.umask` calls,
+    process-wide, racing with threads that create files meanwhile).
+    """
+    while True:
+        path = Path(parent) / f".{name}.scratch-{secrets.token_hex(6)}{suffix}"
+        try:
+            if folder:
+                path.mkdir()
+            else:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return path
 
 
 @contextlib.contextmanager
@@ -56,9 +77,7 @@ def locked(path: Path) -> Iterator[None]:
 def _atomic_file(path: Path, write: Any, suffix: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = fresh_scratch(path.parent, path.name, folder=False, suffix=suffix)
     try:
         write(tmp)
         tmp.replace(path)

@@ -15,14 +15,13 @@ import datetime as dt
 import logging
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from data.errors import ContractError
-from data.io import locked, write_json, write_parquet
+from data.io import fresh_scratch, locked, write_json, write_parquet
 from data.params import BaseParams
 from serving.params import ReportParams, ScoreParams
 from serving.skew import SkewCheck, check_skew
@@ -173,7 +172,7 @@ class _week_folder:  # noqa: N801 - used as a context manager, like atomic_dir
         runs = self.out_dir / RUNS
         runs.mkdir(parents=True, exist_ok=True)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.day}.{stamp}.", dir=runs))
+        self.tmp = fresh_scratch(runs, f"{self.day}.{stamp}", folder=True)
         self.final = runs / f"{self.day}.{stamp}"
         return self.tmp
 

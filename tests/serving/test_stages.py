@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
 import threading
 from pathlib import Path
 
@@ -68,3 +70,14 @@ def test_sequential_runs_keep_the_newest_weeks(tmp_path, keep):
     assert len([p for p in (out / stages.RUNS).iterdir() if not p.name.startswith(".")]) == len(
         kept
     )
+
+
+def test_a_scored_week_gets_the_modes_of_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        _write_week(tmp_path / "score", MONDAY)
+    finally:
+        os.umask(old)
+    week = (tmp_path / "score" / str(MONDAY)).resolve()
+    assert stat.S_IMODE(week.stat().st_mode) == 0o755
+    assert stat.S_IMODE((week / "scores.csv").stat().st_mode) == 0o644
