@@ -15,13 +15,14 @@ import datetime as dt
 import logging
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from data.errors import ContractError
-from data.io import fresh_scratch, locked, write_json, write_parquet
+from data.io import locked, scratch, sweep_scratch, write_json, write_parquet, write_text
 from data.params import BaseParams
 from serving.params import ReportParams, ScoreParams
 from serving.skew import SkewCheck, check_skew
@@ -162,36 +163,39 @@ def _model_name(train_dir: Path) -> str:
     return read_json(path).get("model_name", "churn-risk") if path.exists() else "churn-risk"
 
 
-class _week_folder:  # noqa: N801 - used as a context manager, like atomic_dir
-    """A fresh run folder for `day`; on success `<day>` and `latest` are pointed at it."""
+@contextlib.contextmanager
+def _week_folder(out_dir: Path, day: dt.date) -> Iterator[Path]:
+    """A fresh run folder for `day`; on success `<day>` and `latest` are pointed at it.
 
-    def __init__(self, out_dir: Path, day: dt.date) -> None:
-        self.out_dir, self.day = Path(out_dir), day
+    The scratch of runs killed earlier, in `runs/` and among the links, goes first.
+    """
+    out_dir = Path(out_dir)
+    runs = out_dir / RUNS
+    runs.mkdir(parents=True, exist_ok=True)
+    sweep_scratch(runs)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    final = runs / f"{day}.{stamp}"
+    with scratch(runs, final.name, folder=True) as tmp:
+        yield tmp
+        with _links_locked(out_dir):
+            tmp.rename(final)
+            _relink(out_dir, day, final)
 
-    def __enter__(self) -> Path:
-        runs = self.out_dir / RUNS
-        runs.mkdir(parents=True, exist_ok=True)
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-        self.tmp = fresh_scratch(runs, f"{self.day}.{stamp}", folder=True)
-        self.final = runs / f"{self.day}.{stamp}"
-        return self.tmp
 
-    def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
-        if kind is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        with _links_locked(self.out_dir):
-            self.tmp.rename(self.final)
-            link = self.out_dir / str(self.day)
-            old = link.resolve() if link.is_symlink() else None
-            _point(link, Path(RUNS) / self.final.name)
-            newest = max(
-                (p.name for p in self.out_dir.iterdir() if p.is_symlink() and p.name != LATEST),
-                default=str(self.day),
-            )
-            _point(self.out_dir / LATEST, Path(newest))
-            if old is not None and old != self.final.resolve():
-                shutil.rmtree(old, ignore_errors=True)
+def _relink(out_dir: Path, day: dt.date, final: Path) -> None:
+    """Point `<day>` at the run folder `final` and `latest` at the newest week."""
+    for dead in out_dir.glob(".*.link-*"):  # only a lock holder makes these: left by a kill
+        dead.unlink(missing_ok=True)
+    link = out_dir / str(day)
+    old = link.resolve() if link.is_symlink() else None
+    _point(link, Path(RUNS) / final.name)
+    newest = max(
+        (p.name for p in out_dir.iterdir() if p.is_symlink() and p.name != LATEST),
+        default=str(day),
+    )
+    _point(out_dir / LATEST, Path(newest))
+    if old is not None and old != final.resolve():
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _links_locked(out_dir: Path) -> contextlib.AbstractContextManager[None]:
@@ -287,9 +291,6 @@ def report(
         monitor_chart=_optional_bytes(monitor_dir, "plots/expected_vs_realized.png"),
     )
     path = Path(out_dir) / f"{summary['as_of']}.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)
+    write_text(html, path)
     log.info("report written to %s (%.0f kB)", path, path.stat().st_size / 1024)
     return path

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import stat
+import subprocess
+import sys
+import textwrap
 import threading
 from pathlib import Path
 
@@ -81,3 +85,27 @@ def test_a_scored_week_gets_the_modes_of_the_umask(tmp_path):
     week = (tmp_path / "score" / str(MONDAY)).resolve()
     assert stat.S_IMODE(week.stat().st_mode) == 0o755
     assert stat.S_IMODE((week / "scores.csv").stat().st_mode) == 0o644
+
+
+def test_the_next_run_removes_the_scratch_of_a_killed_run(tmp_path):
+    out = tmp_path / "score"
+    _write_week(out, MONDAY)
+    script = f"""
+        import os, signal, datetime as dt
+        from pathlib import Path
+        import serving.stages as stages
+
+        with stages._week_folder(Path({str(out)!r}), dt.date(2025, 6, 9)) as tmp:
+            (tmp / "scores.parquet").write_bytes(b"x" * 100_000)
+            os.kill(os.getpid(), signal.SIGKILL)
+    """
+    killed = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], timeout=120)
+    assert killed.returncode == -signal.SIGKILL
+    assert [p for p in (out / stages.RUNS).iterdir() if p.name.startswith(".2025-06-09.")]
+    # A link being repointed when its run was killed.
+    (out / ".latest.link-999999999").symlink_to("runs/gone")
+    _write_week(out, MONDAY + dt.timedelta(days=14))
+    assert sorted(p.name for p in (out / stages.RUNS).iterdir() if p.name.startswith(".")) == [
+        ".lock"
+    ]
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
