@@ -7,6 +7,7 @@ killed run leaves behind is removed by the next writer in the same folder.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import glob
 import json
@@ -20,6 +21,25 @@ from typing import Any
 
 import pandas as pd
 
+from data.errors import OutputError
+
+# What says an output cannot be written: no permission, a read-only or full disk, a file in
+# the way. Inside a stage's own code only a full disk is taken for that: a permission error
+# there may be an input's.
+_UNWRITABLE = frozenset(
+    {
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EEXIST,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.ENOTEMPTY,
+    }
+)
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 _OLD = ".old"  # suffix of an output moved aside while its replacement moves in
 _CLAIM = re.compile(r"(?P<stem>\.(?P<name>.+)\.scratch-[0-9a-f]{12})\.lock")
 
@@ -34,13 +54,39 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     killed between the two renames leaves the old one aside; the next run moves it back).
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists() and not final.is_dir():
+        raise OutputError(str(final), "it is a file, not a folder")
+    make_folder(final.parent, final)
     sweep_scratch(final.parent)
     with scratch(final.parent, final.name, folder=True) as tmp:
-        yield tmp
-        if final.exists():
-            final.rename(tmp.with_suffix(_OLD))
-        tmp.rename(final)
+        with writing(final, "writing it", _DISK_FULL):
+            yield tmp
+        with writing(final, "moving it into place"):
+            if final.exists():
+                final.rename(tmp.with_suffix(_OLD))
+            tmp.rename(final)
+
+
+@contextlib.contextmanager
+def writing(output: Path, action: str, errnos: frozenset[int] | None = None) -> Iterator[None]:
+    """Turn an OS error of writing `output` into an `OutputError` naming it and the reason.
+
+    Only errors that say the output cannot be written (`errnos`, by default: no permission,
+    a read-only or full disk, a file in the way); anything else is a bug and stays as it is.
+    """
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in (errnos or _UNWRITABLE):
+            raise
+        where = f" ({err.filename})" if err.filename else ""
+        raise OutputError(str(output), f"{action}: {err.strerror}{where}") from err
+
+
+def make_folder(folder: Path, output: Path) -> None:
+    """Create `folder` (and its parents) for writing `output`."""
+    with writing(output, "creating its folder"):
+        Path(folder).mkdir(parents=True, exist_ok=True)
 
 
 @contextlib.contextmanager
@@ -58,13 +104,16 @@ def scratch(parent: Path, name: str, *, folder: bool, suffix: str = ".tmp") -> I
     it. No umask is read (that takes two `os.umask` calls, process-wide, racing with
     threads that create files meanwhile).
     """
-    stem, fd = _claim(Path(parent), name)
+    output, action = Path(parent) / name, f"creating files in {parent}"
+    with writing(output, action):
+        stem, fd = _claim(Path(parent), name)
     try:
         tmp = Path(f"{stem}{suffix}")
-        if folder:
-            tmp.mkdir()
-        else:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
+        with writing(output, action):
+            if folder:
+                tmp.mkdir()
+            else:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
         yield tmp
     finally:
         _remove_scratch(stem)
@@ -100,6 +149,8 @@ def sweep_scratch(parent: Path) -> None:
             if old.is_dir() and not os.path.lexists(final):
                 old.rename(final)
             _remove_scratch(stem)
+        except OSError:  # the old output could not be moved back: leave it all for a person
+            continue
         finally:
             os.close(fd)
 
@@ -151,9 +202,12 @@ def locked(path: Path) -> Iterator[None]:
 
 def _atomic_file(path: Path, write: Any, suffix: str) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent, path)
     sweep_scratch(path.parent)
-    with scratch(path.parent, path.name, folder=False, suffix=suffix) as tmp:
+    with (
+        scratch(path.parent, path.name, folder=False, suffix=suffix) as tmp,
+        writing(path, "writing it"),
+    ):
         write(tmp)
         tmp.replace(path)
 

@@ -22,7 +22,16 @@ from typing import Any
 import pandas as pd
 
 from data.errors import ContractError
-from data.io import locked, scratch, sweep_scratch, write_json, write_parquet, write_text
+from data.io import (
+    locked,
+    make_folder,
+    scratch,
+    sweep_scratch,
+    write_json,
+    write_parquet,
+    write_text,
+    writing,
+)
 from data.params import BaseParams
 from serving.params import ReportParams, ScoreParams
 from serving.skew import SkewCheck, check_skew
@@ -171,13 +180,13 @@ def _week_folder(out_dir: Path, day: dt.date) -> Iterator[Path]:
     """
     out_dir = Path(out_dir)
     runs = out_dir / RUNS
-    runs.mkdir(parents=True, exist_ok=True)
+    make_folder(runs, out_dir)
     sweep_scratch(runs)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     final = runs / f"{day}.{stamp}"
     with scratch(runs, final.name, folder=True) as tmp:
         yield tmp
-        with _links_locked(out_dir):
+        with writing(out_dir, f"linking {day}"), _links_locked(out_dir):
             tmp.rename(final)
             _relink(out_dir, day, final)
 

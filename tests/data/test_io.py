@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import stat
@@ -13,8 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import typer
 
-from data.io import atomic_dir, write_json, write_parquet
+from data.console import user_errors
+from data.io import atomic_dir, write_json, write_parquet, write_text
 
 
 @pytest.fixture(params=[0o022, 0o002])
@@ -140,4 +143,33 @@ def test_a_run_killed_while_swapping_folders_loses_no_output(tmp_path):
     with pytest.raises(RuntimeError), atomic_dir(final):
         raise RuntimeError("bad input")
     assert (final / "done").read_text() == "good"
+    assert _hidden(tmp_path) == []
+
+
+def _write(kind: str, target: Path) -> None:
+    if kind == "folder":
+        with atomic_dir(target) as tmp:
+            (tmp / "a.json").write_text("{}")
+    elif kind == "json":
+        write_json({}, target)
+    else:
+        write_text("<html></html>", target)
+
+
+@pytest.mark.parametrize("kind", ["folder", "json", "text"])
+def test_an_output_that_cannot_be_written_gets_one_line_and_exit_2(tmp_path, capsys, kind):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("keep me")
+    target = blocker / "out"
+    with pytest.raises(typer.Exit) as stopped, user_errors():
+        _write(kind, target)
+    assert stopped.value.exit_code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write {target}: ") and err.count("\n") == 1, err
+    assert blocker.read_text() == "keep me"
+
+
+def test_a_failure_to_read_an_input_is_not_taken_for_an_output_error(tmp_path):
+    with pytest.raises(PermissionError), atomic_dir(tmp_path / "out"):
+        raise PermissionError(errno.EACCES, "Permission denied", "/raw/accounts.csv")
     assert _hidden(tmp_path) == []

@@ -13,8 +13,10 @@ import threading
 from pathlib import Path
 
 import pytest
+import typer
 
 import serving.stages as stages
+from data.console import user_errors
 
 MONDAY = dt.date(2025, 6, 2)
 
@@ -109,3 +111,14 @@ def test_the_next_run_removes_the_scratch_of_a_killed_run(tmp_path):
         ".lock"
     ]
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_a_score_folder_that_cannot_be_written_gets_one_line_and_exit_2(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("keep me")
+    with pytest.raises(typer.Exit) as stopped, user_errors():
+        _write_week(blocker / "score", MONDAY)
+    assert stopped.value.exit_code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write {blocker / 'score'}: ") and err.count("\n") == 1
+    assert blocker.read_text() == "keep me"
