@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from data.errors import ContractError, ParamsError
+from data.errors import ContractError, OutputError, ParamsError
 from data.params import load_section, read_params
 
 PARAMS_OPTION = typer.Option(Path("params.yaml"), "--params", help="The params.yaml to read.")
@@ -55,10 +55,10 @@ def progress(iterable: Any = None, **kwargs: Any) -> Any:
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn contract and params errors into one line on stderr and exit code 2."""
+    """Turn contract, params and output errors into one line on stderr and exit code 2."""
     try:
         yield
-    except (ContractError, ParamsError) as err:
+    except (ContractError, ParamsError, OutputError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
 
@@ -73,8 +73,8 @@ def run_stage(
     """What every stage command does, in one place.
 
     Set up logging, read the named `params.yaml` sections (typed; a bad key names the file and
-    the key), call `stage(*paths, *sections, **options)`, and turn a contract or params error
-    into one line and exit code 2.
+    the key), call `stage(*paths, *sections, **options)`, and turn a contract or params error,
+    or an output it cannot write, into one line and exit code 2.
     """
     setup_logging()
     with user_errors():

@@ -26,3 +26,11 @@ class ContractError(Exception):
 
 class ParamsError(Exception):
     """`params.yaml` is missing a section or has a misspelt or ill-typed key."""
+
+
+class OutputError(Exception):
+    """An output cannot be written: no permission, a read-only or full disk, a file in the way."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"cannot write {path}: {reason}")

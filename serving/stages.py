@@ -3,23 +3,35 @@
 Scored weeks live in `outputs/score/runs/<DATE>.<stamp>/`; `outputs/score/<DATE>` and
 `outputs/score/latest` are symbolic links, each replaced in one atomic rename once a run is
 complete. A run killed at any moment leaves every earlier week, and the week's previous run,
-exactly as they were; the final names never point at a half-written folder.
+exactly as they were; the final names never point at a half-written folder. Concurrent runs
+take turns (a lock in `runs/`) to rename a finished folder, repoint the links and prune, so no
+run prunes a week another run has written and not yet linked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import shutil
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from data.errors import ContractError
-from data.io import write_json, write_parquet
+from data.io import (
+    locked,
+    make_folder,
+    scratch,
+    sweep_scratch,
+    write_json,
+    write_parquet,
+    write_text,
+    writing,
+)
 from data.params import BaseParams
 from serving.params import ReportParams, ScoreParams
 from serving.skew import SkewCheck, check_skew
@@ -160,35 +172,48 @@ def _model_name(train_dir: Path) -> str:
     return read_json(path).get("model_name", "churn-risk") if path.exists() else "churn-risk"
 
 
-class _week_folder:  # noqa: N801 - used as a context manager, like atomic_dir
-    """A fresh run folder for `day`; on success `<day>` and `latest` are pointed at it."""
+@contextlib.contextmanager
+def _week_folder(out_dir: Path, day: dt.date) -> Iterator[Path]:
+    """A fresh run folder for `day`; on success `<day>` and `latest` are pointed at it.
 
-    def __init__(self, out_dir: Path, day: dt.date) -> None:
-        self.out_dir, self.day = Path(out_dir), day
+    The scratch of runs killed earlier, in `runs/` and among the links, goes first.
+    """
+    out_dir = Path(out_dir)
+    runs = out_dir / RUNS
+    make_folder(runs, out_dir)
+    sweep_scratch(runs)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    final = runs / f"{day}.{stamp}"
+    with scratch(runs, final.name, folder=True) as tmp:
+        yield tmp
+        with writing(out_dir, f"linking {day}"), _links_locked(out_dir):
+            tmp.rename(final)
+            _relink(out_dir, day, final)
 
-    def __enter__(self) -> Path:
-        runs = self.out_dir / RUNS
-        runs.mkdir(parents=True, exist_ok=True)
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.day}.{stamp}.", dir=runs))
-        self.final = runs / f"{self.day}.{stamp}"
-        return self.tmp
 
-    def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
-        if kind is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        self.tmp.rename(self.final)
-        link = self.out_dir / str(self.day)
-        old = link.resolve() if link.is_symlink() else None
-        _point(link, Path(RUNS) / self.final.name)
-        newest = max(
-            (p.name for p in self.out_dir.iterdir() if p.is_symlink() and p.name != LATEST),
-            default=str(self.day),
-        )
-        _point(self.out_dir / LATEST, Path(newest))
-        if old is not None and old != self.final.resolve():
-            shutil.rmtree(old, ignore_errors=True)
+def _relink(out_dir: Path, day: dt.date, final: Path) -> None:
+    """Point `<day>` at the run folder `final` and `latest` at the newest week."""
+    for dead in out_dir.glob(".*.link-*"):  # only a lock holder makes these: left by a kill
+        dead.unlink(missing_ok=True)
+    link = out_dir / str(day)
+    old = link.resolve() if link.is_symlink() else None
+    _point(link, Path(RUNS) / final.name)
+    newest = max(
+        (p.name for p in out_dir.iterdir() if p.is_symlink() and p.name != LATEST),
+        default=str(day),
+    )
+    _point(out_dir / LATEST, Path(newest))
+    if old is not None and old != final.resolve():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _links_locked(out_dir: Path) -> contextlib.AbstractContextManager[None]:
+    """One run at a time renames a finished folder, repoints links, or prunes.
+
+    Outside the lock every finished run folder already has its link, so pruning (which
+    removes unlinked runs as orphans) never removes a folder another run is about to link.
+    """
+    return locked(Path(out_dir) / RUNS / ".lock")
 
 
 def _point(link: Path, target: Path) -> None:
@@ -205,17 +230,18 @@ def _prune(out_dir: Path, keep: int, written: dt.date) -> None:
     The week this run has just written is never dropped, even when it is older than the
     newest `keep` (`churn score --as-of` a past Monday).
     """
-    weeks = sorted(p for p in out_dir.iterdir() if p.is_symlink() and p.name != LATEST)
-    for link in weeks[:-keep] if keep else []:
-        if link.name == str(written):
-            continue
-        target = link.resolve()
-        link.unlink()
-        shutil.rmtree(target, ignore_errors=True)
-    live = {p.resolve() for p in out_dir.iterdir() if p.is_symlink()}
-    for run in (out_dir / RUNS).iterdir():
-        if run.resolve() not in live and not run.name.startswith("."):
-            shutil.rmtree(run, ignore_errors=True)
+    with _links_locked(out_dir):
+        weeks = sorted(p for p in out_dir.iterdir() if p.is_symlink() and p.name != LATEST)
+        for link in weeks[:-keep] if keep else []:
+            if link.name == str(written):
+                continue
+            target = link.resolve()
+            link.unlink()
+            shutil.rmtree(target, ignore_errors=True)
+        live = {p.resolve() for p in out_dir.iterdir() if p.is_symlink()}
+        for run in (out_dir / RUNS).iterdir():
+            if run.resolve() not in live and not run.name.startswith("."):
+                shutil.rmtree(run, ignore_errors=True)
 
 
 def read_scores(score_dir: Path, as_of: dt.date | None = None) -> tuple[pd.DataFrame, dict]:
@@ -274,9 +300,6 @@ def report(
         monitor_chart=_optional_bytes(monitor_dir, "plots/expected_vs_realized.png"),
     )
     path = Path(out_dir) / f"{summary['as_of']}.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)
+    write_text(html, path)
     log.info("report written to %s (%.0f kB)", path, path.stat().st_size / 1024)
     return path

@@ -129,6 +129,8 @@ def test_a_killed_run_leaves_every_complete_week_intact(featured, modeled, tmp_p
     assert (out / "latest").resolve() == (out / str(weeks[-1])).resolve()
     assert json.loads((out / "latest" / "summary.json").read_text())["as_of"] == str(weeks[-1])
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    # Nor the killed run's scratch: only the lock the runs take turns with stays.
+    assert [p.name for p in (out / "runs").iterdir() if p.name.startswith(".")] == [".lock"]
 
 
 def test_the_report_is_self_contained_and_holds_the_call_list(scored, modeled):
