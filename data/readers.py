@@ -119,6 +119,8 @@ def text_expr(column: str) -> str:
 def typed_expr(column: Column, raw_type: str | None, text: str | None = None) -> str:
     """SQL giving the column's contract-typed value, NULL where missing or unparsable.
 
+    A whole number stays a DOUBLE here, so that one far outside its range (`1e12`) meets its
+    range rule instead of failing a cast; the copy out casts it once the range has held.
     `text` is SQL of the value's `text_expr`, when a query has it already.
     """
     kind = column.kind
@@ -132,7 +134,7 @@ def typed_expr(column: Column, raw_type: str | None, text: str | None = None) ->
     if kind is Kind.NUMBER:
         return f"TRY_CAST({text} AS DOUBLE)"
     if kind is Kind.INTEGER:
-        return f"CASE WHEN {_whole(text)} THEN CAST(TRY_CAST({text} AS DOUBLE) AS INTEGER) END"
+        return f"CASE WHEN {_whole(text)} THEN TRY_CAST({text} AS DOUBLE) END"
     if kind is Kind.DATE:
         if native == "DATE":
             return name
@@ -146,6 +148,13 @@ def typed_expr(column: Column, raw_type: str | None, text: str | None = None) ->
         return f"CAST({name} AS TIMESTAMPTZ)"  # naive means UTC; the session zone is UTC
     iso = f"regexp_matches({text}, '{ISO_TIMESTAMP}')"
     return f"CASE WHEN {iso} THEN TRY_CAST({text} AS TIMESTAMPTZ) END"
+
+
+def shown_expr(column: Column) -> str:
+    """SQL of a typed value as a message quotes it (a whole number without `.0`)."""
+    if column.kind is Kind.INTEGER:
+        return f"format('{{:.15g}}', {_col(column.name)})"
+    return f"CAST({_col(column.name)} AS VARCHAR)"
 
 
 def _whole(text: str) -> str:

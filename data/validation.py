@@ -34,6 +34,7 @@ from data.readers import (
     find_file,
     open_source,
     read_errors,
+    shown_expr,
     sql_type,
     text_expr,
     typed_expr,
@@ -471,10 +472,10 @@ def _raise_if_broken(con: duckdb.DuckDBPyConnection, src: Source, check: Check, 
         return
     column = check.column
     relation = _numbered_typed(src.table) if check.typed else src.numbered
-    shown = column.name if check.typed else text_expr(column.name)
+    shown = shown_expr(column) if check.typed else text_expr(column.name)
     with read_errors(src):
         rows = con.execute(
-            f"SELECT __row, CAST({shown} AS VARCHAR) FROM {relation} WHERE {check.condition} "
+            f"SELECT __row, {shown} FROM {relation} WHERE {check.condition} "
             f"ORDER BY __row LIMIT {EXAMPLES}"
         ).fetchall()
     examples = [f"{src.where(r)}: '{'' if v is None else v}'" for r, v in rows]

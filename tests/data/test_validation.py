@@ -318,6 +318,14 @@ def test_missing_required_column_keeps_the_earlier_output(
         (
             "manager_ratings",
             "A2,2024-05-07,1,1",
+            "A2,2024-05-07,-99999999999,1",
+            "risk_rating",
+            "must be from 1 to 4",
+            "line 3",
+        ),
+        (
+            "manager_ratings",
+            "A2,2024-05-07,1,1",
             "A2,2024-05-07,2.5,1",
             "risk_rating",
             "not a whole number",
@@ -351,6 +359,24 @@ def test_each_contract_rule_stops_the_run(
     with pytest.raises(ContractError):
         validate(raw, good_output, BaseParams(), LENIENT)
     assert _tree_digest(good_output) == before
+
+
+def test_a_whole_number_far_out_of_range_meets_its_range_rule(
+    export, valid_tables, tmp_path: Path
+) -> None:
+    tickets = _replace(valid_tables["tickets"], "billing,4", "billing,1e12")
+    err = _rejects(
+        export(tickets=tickets), tmp_path, "tickets.csv", "csat", "must be from 1 to 5", 1
+    )
+    assert err.examples == ("line 2: '1000000000000'",)
+    raw = export(manager_ratings=None)
+    pd.DataFrame(
+        {"account_id": ["A1", "A2"], "rated_at": ["2024-05-06"] * 2, "risk_rating": [2, 10**12]}
+    ).to_parquet(raw / "manager_ratings.parquet")  # a native int64 column
+    err = _rejects(
+        raw, tmp_path, "manager_ratings.parquet", "risk_rating", "must be from 1 to 4", 1
+    )
+    assert err.examples == ("row 2: '1000000000000'",)
 
 
 def test_duplicate_account_id(export, tmp_path: Path) -> None:
