@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 
 from data.contract import CHANNELS, DIRECTIONS, TABLES, Column, Kind, Table
+from data.csv_format import broken_lines
 from data.errors import ContractError
 from data.params import BaseParams, ValidateParams
 from data.readers import (
@@ -141,7 +142,7 @@ def _process(
     """Check one table and copy it out: its report entry and date span; None when it is empty."""
     table = src.table
     with _phase(table, "read and type"):
-        src = _read_typed(con, src)
+        _read_typed(con, src)
     checks = _value_checks(src) + _bounds_checks(table)
     missing = [c for c in table.required_columns if c not in src.types]
     if missing:
@@ -215,23 +216,22 @@ def _ordered_check(table: Table) -> Check | None:
     return Check(table.column(end), f"{end} is before {start}", f"{end} < {start}", typed=True)
 
 
-def _read_typed(con: duckdb.DuckDBPyConnection, src: Source) -> Source:
-    """Read the file once into `typed_<name>`; return the source as it was read.
+def _read_typed(con: duckdb.DuckDBPyConnection, src: Source) -> None:
+    """Read the file once into `typed_<name>`.
 
-    A CSV that its sampled dialect cannot read is described and read again with the dialect
-    of the whole file, and only then is it an error.
+    A CSV read stops at the first line breaking the CSV format; the file is then read again
+    to name the lines that break it.
     """
     try:
         with read_errors(src):
             _create_typed(con, src)
-        return src
     except ContractError:
         if src.format != "csv":
             raise
-    whole = open_source(con, src.table, src.path, whole_file=True)
-    with read_errors(whole):
-        _create_typed(con, whole)
-    return whole
+        found = broken_lines(con, src.path, list(src.types), src.table.name)
+        if found:
+            raise found from None
+        raise
 
 
 def _create_typed(con: duckdb.DuckDBPyConnection, src: Source) -> None:
