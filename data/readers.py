@@ -1,9 +1,10 @@
 """Reading raw contract tables with DuckDB, and the SQL that types their values.
 
-CSV columns are read as text so that validation, not the reader, decides what is unparsable
-and can point at CSV line numbers; Parquet columns keep their own types and are converted.
-A file is described once and then read straight into its typed table; only a failing rule
-reads it again, numbered in file order, to show the lines that break it.
+CSV columns are read as text (in the contract's CSV format, `data.csv_format`) so that
+validation, not the reader, decides what is unparsable and can point at CSV line numbers;
+Parquet columns keep their own types and are converted. A file is described once and then
+read straight into its typed table; only a failing rule reads it again, numbered in file
+order, to show the lines that break it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from data.contract import Column, Kind, Table
+from data.csv_format import header_columns, reader_sql
 from data.errors import ContractError
 
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]00:00(:00(\.0+)?)?(Z|[+-]00(:?00)?)?)?$"
@@ -64,29 +66,22 @@ def find_file(raw_dir: Path, table: Table) -> Path | None:
     return present[0] if present else None
 
 
-def open_source(
-    con: duckdb.DuckDBPyConnection, table: Table, path: Path, whole_file: bool = False
-) -> Source:
+def open_source(con: duckdb.DuckDBPyConnection, table: Table, path: Path) -> Source:
     """Describe a raw file (its format, reader and column types) without copying it.
 
-    DuckDB sniffs a CSV's dialect (quote, escape, delimiter) from a sample of its lines, which
-    is fast; `whole_file` sniffs it from every line, a single-threaded pass over the file (over
-    a minute for 50 million rows), for a file the sampled dialect cannot read (e.g. one whose
-    doubled quotes first appear past the sample).
+    A CSV's columns are its header's, all text; a Parquet file's are described by DuckDB.
     """
-    fmt = "parquet" if path.suffix == ".parquet" else "csv"
+    if path.suffix != ".parquet":
+        columns = header_columns(path)
+        return Source(
+            table, path, "csv", dict.fromkeys(columns, "VARCHAR"), reader_sql(path, columns)
+        )
     quoted = str(path).replace("'", "''")
-    sample = ", sample_size = -1" if whole_file else ""
-    reader = (
-        f"read_parquet('{quoted}')"
-        if fmt == "parquet"
-        else f"read_csv('{quoted}', header = true, all_varchar = true{sample})"
-    )
-    source = Source(table, path, fmt, {}, reader)
+    source = Source(table, path, "parquet", {}, f"read_parquet('{quoted}')")
     with read_errors(source):
-        described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+        described = con.execute(f"DESCRIBE SELECT * FROM {source.reader}").fetchall()
     types = {str(r[0]).strip(): str(r[1]) for r in described}
-    return Source(table, path, fmt, types, reader)
+    return Source(table, path, "parquet", types, source.reader)
 
 
 @contextmanager
@@ -119,6 +114,8 @@ def text_expr(column: str) -> str:
 def typed_expr(column: Column, raw_type: str | None, text: str | None = None) -> str:
     """SQL giving the column's contract-typed value, NULL where missing or unparsable.
 
+    A whole number stays a DOUBLE here, so that one far outside its range (`1e12`) meets its
+    range rule instead of failing a cast; the copy out casts it once the range has held.
     `text` is SQL of the value's `text_expr`, when a query has it already.
     """
     kind = column.kind
@@ -132,7 +129,7 @@ def typed_expr(column: Column, raw_type: str | None, text: str | None = None) ->
     if kind is Kind.NUMBER:
         return f"TRY_CAST({text} AS DOUBLE)"
     if kind is Kind.INTEGER:
-        return f"CASE WHEN {_whole(text)} THEN CAST(TRY_CAST({text} AS DOUBLE) AS INTEGER) END"
+        return f"CASE WHEN {_whole(text)} THEN TRY_CAST({text} AS DOUBLE) END"
     if kind is Kind.DATE:
         if native == "DATE":
             return name
@@ -146,6 +143,13 @@ def typed_expr(column: Column, raw_type: str | None, text: str | None = None) ->
         return f"CAST({name} AS TIMESTAMPTZ)"  # naive means UTC; the session zone is UTC
     iso = f"regexp_matches({text}, '{ISO_TIMESTAMP}')"
     return f"CASE WHEN {iso} THEN TRY_CAST({text} AS TIMESTAMPTZ) END"
+
+
+def shown_expr(column: Column) -> str:
+    """SQL of a typed value as a message quotes it (a whole number without `.0`)."""
+    if column.kind is Kind.INTEGER:
+        return f"format('{{:.15g}}', {_col(column.name)})"
+    return f"CAST({_col(column.name)} AS VARCHAR)"
 
 
 def _whole(text: str) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 
 from data.contract import CHANNELS, DIRECTIONS, TABLES, Column, Kind, Table
+from data.csv_format import broken_lines
 from data.errors import ContractError
 from data.params import BaseParams, ValidateParams
 from data.readers import (
@@ -34,6 +35,7 @@ from data.readers import (
     find_file,
     open_source,
     read_errors,
+    shown_expr,
     sql_type,
     text_expr,
     typed_expr,
@@ -76,6 +78,7 @@ def check_and_copy(
     con = _connect(scratch, rules)
     try:
         tables: dict[str, Any] = {}
+        empty: list[str] = []
         ranges: list[tuple[dt.date, dt.date]] = []
         for name, path in paths.items():
             if path is None:
@@ -83,7 +86,12 @@ def check_and_copy(
                 continue
             started = time.perf_counter()
             src = open_source(con, TABLES[name], path)
-            tables[name], span = _process(con, src, out_dir, rules)
+            processed = _process(con, src, out_dir, rules)
+            if processed is None:
+                log.info("%s: a header without rows; its features are left out", path.name)
+                empty.append(name)
+                continue
+            tables[name], span = processed
             ranges += [span] if span else []
             log.info(
                 "%s: %d rows kept of %d (%d orphans, %d duplicates) in %.1fs",
@@ -97,7 +105,8 @@ def check_and_copy(
     finally:
         con.close()
         shutil.rmtree(scratch, ignore_errors=True)
-    return _report(tables, [n for n, p in paths.items() if p is None], ranges, base)
+    missing = [n for n, p in paths.items() if p is None or n in empty]
+    return _report(tables, missing, empty, ranges, base)
 
 
 def _connect(scratch: Path, rules: ValidateParams) -> duckdb.DuckDBPyConnection:
@@ -129,16 +138,19 @@ def _phase(table: Table, name: str) -> Iterator[None]:
 
 def _process(
     con: duckdb.DuckDBPyConnection, src: Source, out_dir: Path, rules: ValidateParams
-) -> tuple[dict[str, Any], tuple[dt.date, dt.date] | None]:
+) -> tuple[dict[str, Any], tuple[dt.date, dt.date] | None] | None:
+    """Check one table and copy it out: its report entry and date span; None when it is empty."""
     table = src.table
     with _phase(table, "read and type"):
-        src = _read_typed(con, src)
+        _read_typed(con, src)
     checks = _value_checks(src) + _bounds_checks(table)
     missing = [c for c in table.required_columns if c not in src.types]
     if missing:
         raise ContractError(src.file, missing[0], "required column is missing")
     with _phase(table, "check rules"):
         rows_in, orphans = _check_rules(con, src, checks, rules.max_orphan_share)
+    if rows_in == 0:
+        return None
     with _phase(table, "drop orphans and duplicates"):
         if orphans:
             _drop_orphans(con, table)
@@ -204,23 +216,22 @@ def _ordered_check(table: Table) -> Check | None:
     return Check(table.column(end), f"{end} is before {start}", f"{end} < {start}", typed=True)
 
 
-def _read_typed(con: duckdb.DuckDBPyConnection, src: Source) -> Source:
-    """Read the file once into `typed_<name>`; return the source as it was read.
+def _read_typed(con: duckdb.DuckDBPyConnection, src: Source) -> None:
+    """Read the file once into `typed_<name>`.
 
-    A CSV that its sampled dialect cannot read is described and read again with the dialect
-    of the whole file, and only then is it an error.
+    A CSV read stops at the first line breaking the CSV format; the file is then read again
+    to name the lines that break it.
     """
     try:
         with read_errors(src):
             _create_typed(con, src)
-        return src
     except ContractError:
         if src.format != "csv":
             raise
-    whole = open_source(con, src.table, src.path, whole_file=True)
-    with read_errors(whole):
-        _create_typed(con, whole)
-    return whole
+        found = broken_lines(con, src.path, list(src.types), src.table.name)
+        if found:
+            raise found from None
+        raise
 
 
 def _create_typed(con: duckdb.DuckDBPyConnection, src: Source) -> None:
@@ -255,7 +266,10 @@ def _create_typed(con: duckdb.DuckDBPyConnection, src: Source) -> None:
 def _check_rules(
     con: duckdb.DuckDBPyConnection, src: Source, checks: Sequence[Check], max_share: float
 ) -> tuple[int, int]:
-    """Count every rule in one pass; raise on the first one broken. Returns (rows, orphans)."""
+    """Count every rule in one pass; raise on the first one broken. Returns (rows, orphans).
+
+    A required table without rows is an error; an optional one is left to the caller.
+    """
     table = src.table
     ordered = _ordered_check(table)
     counted = [*checks, *([ordered] if ordered else [])]
@@ -270,8 +284,8 @@ def _check_rules(
     ).fetchone()
     assert row is not None
     rows_in, orphans, broken = int(row[0]), int(row[1]), [int(n) for n in row[2:]]
-    if table.name == "accounts" and rows_in == 0:
-        raise ContractError(src.file, None, "has no rows")
+    if table.required and rows_in == 0:
+        raise ContractError(src.file, None, "required table has no rows")
     failed = dict(zip(counted, broken, strict=False))
     for check in checks:
         _raise_if_broken(con, src, check, failed[check])
@@ -432,6 +446,7 @@ def _copy_out(
 def _report(
     tables: dict[str, Any],
     missing: Sequence[str],
+    empty: Sequence[str],
     ranges: Sequence[tuple[dt.date, dt.date]],
     base: BaseParams,
 ) -> dict[str, Any]:
@@ -441,6 +456,7 @@ def _report(
     return {
         "tables": tables,
         "missing_sources": list(missing),
+        "empty_sources": list(empty),
         "date_range": {"start": str(start), "end": str(end)},
         "export_date": str(export_date),
     }
@@ -456,10 +472,10 @@ def _raise_if_broken(con: duckdb.DuckDBPyConnection, src: Source, check: Check, 
         return
     column = check.column
     relation = _numbered_typed(src.table) if check.typed else src.numbered
-    shown = column.name if check.typed else text_expr(column.name)
+    shown = shown_expr(column) if check.typed else text_expr(column.name)
     with read_errors(src):
         rows = con.execute(
-            f"SELECT __row, CAST({shown} AS VARCHAR) FROM {relation} WHERE {check.condition} "
+            f"SELECT __row, {shown} FROM {relation} WHERE {check.condition} "
             f"ORDER BY __row LIMIT {EXAMPLES}"
         ).fetchall()
     examples = [f"{src.where(r)}: '{'' if v is None else v}'" for r, v in rows]

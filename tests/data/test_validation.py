@@ -198,6 +198,40 @@ def test_missing_required_table(export, tmp_path: Path, good_output: Path) -> No
     assert _tree_digest(good_output) == before
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("table", ["accounts", "subscriptions"])
+def test_required_table_with_only_a_header_stops_the_run(
+    export, valid_tables, tmp_path: Path, good_output: Path, table: str, fmt: str
+) -> None:
+    before = _tree_digest(good_output)
+    header = valid_tables[table].splitlines()[0] + "\n"
+    raw = export(parquet=(table,) if fmt == "parquet" else (), **{table: header})
+    with pytest.raises(ContractError) as caught:
+        validate(raw, good_output, BaseParams(), LENIENT)
+    assert str(caught.value) == f"{table}.{fmt}: required table has no rows"
+    assert _tree_digest(good_output) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good", "raw"]  # no temporary left
+
+
+@pytest.mark.parametrize("table", ["usage_events", "tickets", "contacts", "manager_ratings"])
+def test_optional_table_with_only_a_header_is_left_out_like_a_missing_one(
+    export, valid_tables, tmp_path: Path, table: str
+) -> None:
+    header = valid_tables[table].splitlines()[0] + "\n"
+    out = tmp_path / "out"
+    report = validate(export(**{table: header}), out, BaseParams(), LENIENT)
+    assert (report["missing_sources"], report["empty_sources"]) == ([table], [table])
+    assert table not in report["tables"]
+    assert not (out / f"{table}.parquet").exists()
+    assert (out / "subscriptions.parquet").exists()
+
+
+def test_an_empty_optional_table_still_needs_its_required_columns(export, tmp_path: Path) -> None:
+    raw = export(tickets="ticket_id,account_id\n")
+    with pytest.raises(ContractError, match=r"tickets\.csv, column 'opened_at': required column"):
+        validate(raw, tmp_path / "o", BaseParams(), LENIENT)
+
+
 def test_both_csv_and_parquet_of_one_table(export, tmp_path: Path) -> None:
     raw = export()
     pd.read_csv(raw / "tickets.csv").to_parquet(raw / "tickets.parquet")
@@ -284,6 +318,14 @@ def test_missing_required_column_keeps_the_earlier_output(
         (
             "manager_ratings",
             "A2,2024-05-07,1,1",
+            "A2,2024-05-07,-99999999999,1",
+            "risk_rating",
+            "must be from 1 to 4",
+            "line 3",
+        ),
+        (
+            "manager_ratings",
+            "A2,2024-05-07,1,1",
             "A2,2024-05-07,2.5,1",
             "risk_rating",
             "not a whole number",
@@ -317,6 +359,24 @@ def test_each_contract_rule_stops_the_run(
     with pytest.raises(ContractError):
         validate(raw, good_output, BaseParams(), LENIENT)
     assert _tree_digest(good_output) == before
+
+
+def test_a_whole_number_far_out_of_range_meets_its_range_rule(
+    export, valid_tables, tmp_path: Path
+) -> None:
+    tickets = _replace(valid_tables["tickets"], "billing,4", "billing,1e12")
+    err = _rejects(
+        export(tickets=tickets), tmp_path, "tickets.csv", "csat", "must be from 1 to 5", 1
+    )
+    assert err.examples == ("line 2: '1000000000000'",)
+    raw = export(manager_ratings=None)
+    pd.DataFrame(
+        {"account_id": ["A1", "A2"], "rated_at": ["2024-05-06"] * 2, "risk_rating": [2, 10**12]}
+    ).to_parquet(raw / "manager_ratings.parquet")  # a native int64 column
+    err = _rejects(
+        raw, tmp_path, "manager_ratings.parquet", "risk_rating", "must be from 1 to 4", 1
+    )
+    assert err.examples == ("row 2: '1000000000000'",)
 
 
 def test_duplicate_account_id(export, tmp_path: Path) -> None:
