@@ -30,12 +30,33 @@ def out_option(stage: str) -> Any:
     return typer.Option(Path(f"outputs/{stage}"), "--out", help="Output folder.")
 
 
+VERBOSE_ENV = "CHURN_VERBOSE"  # set by `churn --verbose`, or by hand for `dvc repro`
+# The stages in pipeline order: a missing input under outputs/<stage>/ names the one to run.
+STAGES = (
+    "validate",
+    "features",
+    "train",
+    "evaluate",
+    "backtest",
+    "explain",
+    "compare",
+    "score",
+    "monitor",
+    "report",
+)
+
+
+def verbose_requested() -> bool:
+    """Whether `--verbose` (or CHURN_VERBOSE=1) asked for debug logs and full tracebacks."""
+    return os.environ.get(VERBOSE_ENV, "") not in ("", "0", "false")
+
+
 def setup_logging(verbose: bool = False) -> None:
-    """Log to stderr; called by the CLI, never at import time."""
+    """Log to stderr with dated timestamps; called by the CLI, never at import time."""
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose or verbose_requested() else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
+        datefmt="%Y-%m-%d %H:%M:%S",
         stream=sys.stderr,
         force=True,
     )
@@ -55,12 +76,27 @@ def progress(iterable: Any = None, **kwargs: Any) -> Any:
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn contract, params and output errors into one line on stderr and exit code 2."""
+    """Turn contract, params and output errors, and a missing input, into one line and exit 2.
+
+    With `--verbose` the traceback is logged too.
+    """
     try:
         yield
     except (ContractError, ParamsError, OutputError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
+    except FileNotFoundError as err:
+        logging.getLogger(__name__).debug("missing input", exc_info=True)
+        typer.echo(f"error: {missing_input(err)}", err=True)
+        raise typer.Exit(2) from None
+
+
+def missing_input(err: FileNotFoundError) -> str:
+    """What is missing and, when it lies under a stage's output folder, the stage to run."""
+    name = err.filename or str(err)
+    stage = next((part for part in Path(str(name)).parts if part in STAGES), None)
+    hint = f"run `churn {stage}` (or `dvc repro`) first" if stage else "check the path"
+    return f"missing input {name}: {hint}"
 
 
 def run_stage(

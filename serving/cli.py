@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import typer
@@ -11,16 +12,52 @@ import data.cli
 import features.cli
 import monitoring.cli
 import training.cli
-from data.console import PARAMS_OPTION, out_option, run_stage, setup_logging, stage_option
+from data.console import (
+    PARAMS_OPTION,
+    VERBOSE_ENV,
+    out_option,
+    run_stage,
+    setup_logging,
+    stage_option,
+)
 from data.params import BaseParams
 
 app = typer.Typer(
     help="Churn-risk pipeline: validate -> features -> train -> evaluate -> backtest -> "
     "explain -> compare -> score -> monitor -> report; weekly (no retraining); serve.",
+    epilog="Exit codes: 0 done; 2 the input, parameters or an output are at fault (one line "
+    "names the file and the rule, or the stage to run first); 1 anything else (a bug: the "
+    "traceback is printed).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
+
+        typer.echo(f"churn-risk {version('churn-risk')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        help=f"Debug logging and full tracebacks, for any command (or set {VERBOSE_ENV}=1).",
+    ),
+) -> None:
+    """The options every command shares."""
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"  # read by setup_logging, also in child processes
+
 
 data.cli.register(app)
 features.cli.register(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ import optuna
 import pandas as pd
 from sklearn.metrics import log_loss
 
+from data.console import progress_enabled
 from training.model import BoostedTrees
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,29 @@ def _suggest(trial: optuna.Trial, start: dict[str, Any]) -> dict[str, Any]:
         "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 30.0, log=True),
         "n_estimators": start["n_estimators"],
     }
+
+
+def _progress_lines(n_trials: int, timeout_seconds: float, every: float = 15.0) -> Any:
+    """An Optuna callback that logs a line at most every `every` seconds (logs and pipes)."""
+    started = last = time.monotonic()
+
+    def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < every:
+            return
+        last = now
+        budget = f" of {timeout_seconds:.0f} s" if timeout_seconds else ""
+        log.info(
+            "tuning: trial %d of at most %d, best validation log loss %.5f, %.0f s%s",
+            trial.number + 1,
+            n_trials,
+            study.best_value,
+            now - started,
+            budget,
+        )
+
+    return report
 
 
 def tune(
@@ -70,7 +95,13 @@ def tune(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.enqueue_trial({k: v for k, v in start.items() if k != "n_estimators"})
-    study.optimize(objective, n_trials=max(1, n_trials), timeout=timeout_seconds or None)
+    study.optimize(
+        objective,
+        n_trials=max(1, n_trials),
+        timeout=timeout_seconds or None,
+        callbacks=[_progress_lines(n_trials, timeout_seconds)],
+        show_progress_bar=progress_enabled(),
+    )
     best = study.best_trial
     log.info(
         "tuning: %d trials, best validation log loss %.5f (trial %d)",
