@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,15 @@ def broken(md: Path, target: str) -> str | None:
 
 
 MARKDOWN = _files("*.md")
+
+
+def test_the_licence_file_is_the_licence_pyproject_declares():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "Apache-2.0"
+    assert project["license-files"] == ["LICENSE"]
+    words = (ROOT / "LICENSE").read_text().split()
+    assert words[:4] == ["Apache", "License", "Version", "2.0,"]
+    assert "END OF TERMS AND CONDITIONS" in " ".join(words)
 
 
 @pytest.mark.parametrize("md", MARKDOWN, ids=lambda p: p.relative_to(ROOT).as_posix())
