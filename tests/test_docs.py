@@ -176,3 +176,14 @@ def test_the_contract_page_names_the_known_values_of_categoricals():
         ("priority", PRIORITIES),
     ):
         assert all(f"`{v}`" in rows[column] for v in values), column
+
+
+def test_ci_runs_what_the_readme_tells_a_contributor_to_run():
+    steps = [
+        line
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.startswith(("#", "set ", "cd "))
+    ]
+    assert steps == ["make lint", "make test"]
+    readme = (ROOT / "README.md").read_text()
+    assert all(f"`{step}`" in readme for step in steps)
