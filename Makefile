@@ -1,6 +1,8 @@
 # Run `make help` for the targets. `make demo` and `make test` install first.
 SHELL := /bin/bash
-UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+# uv from PATH, else the copy `make install` puts in .tools/, a virtual environment of its own:
+# pip refuses to install into a system Python that is externally managed (PEP 668).
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --frozen
 DEMO := outputs/demo
 DEMO_ACCOUNTS ?= 2000
@@ -12,10 +14,17 @@ DEMO_SEED ?= 42
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-install: ## Install the project and its locked dependencies into .venv (installs uv if missing)
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
-		|| python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+install: ## Install the project, its locked dependencies and every group into .venv (uv if missing)
+	@command -v $(UV) >/dev/null 2>&1 || $(MAKE) --no-print-directory .tools/bin/uv
+	$(UV) sync --frozen --all-groups
+
+# Without python3-venv (Debian, Ubuntu) the venv gets no pip: the system's pip installs into it.
+.tools/bin/uv:
+	@echo "uv is not on PATH: installing it from PyPI into .tools/"
+	rm -rf .tools
+	python3 -m venv .tools && .tools/bin/python -m pip install --quiet uv \
+	  || { rm -rf .tools && python3 -m venv --without-pip .tools \
+	       && python3 -m pip --python .tools/bin/python install --quiet uv; }
 
 $(DEMO)/raw/accounts.csv: $(wildcard data/world/*.py)
 	$(RUN) churn generate --out $(DEMO) --accounts $(DEMO_ACCOUNTS) --seed $(DEMO_SEED)
@@ -29,7 +38,8 @@ weekly: install ## Score a new export with the champion; never retrains (validat
 test: install ## Run the whole test suite
 	$(RUN) pytest -n 2 --dist loadfile
 
-lint: install ## ruff check, ruff format --check, mypy, import contracts
+lint: install ## uv.lock in step with pyproject.toml, ruff check and format, mypy, import contracts
+	$(UV) lock --check
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy

@@ -1,4 +1,4 @@
-"""The raw-data contract (`shared/data-contract.md`) as data: tables, columns, types and rules.
+"""The raw-data contract (`docs/data-contract.md`) as data: tables, columns, types and rules.
 
 Validation, the demo generator and the typed Parquet copies all read this one description,
 so a rule changes in one place.

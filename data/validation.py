@@ -1,6 +1,6 @@
 """Checks a raw export against the data contract and writes typed Parquet copies (DuckDB).
 
-Every rule of `shared/data-contract.md` is checked in SQL over a disk-backed DuckDB database,
+Every rule of `docs/data-contract.md` is checked in SQL over a disk-backed DuckDB database,
 so a usage table of hundreds of millions of rows never has to fit in memory. Each file is read
 once into a typed table that also flags, per row, the values that are missing or unparsable;
 one aggregate then counts every rule. The first rule a table breaks (in the contract's order)

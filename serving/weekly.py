@@ -11,6 +11,7 @@ printed; only the monitor's recalibration (without retraining) may change it.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import subprocess
@@ -64,6 +65,11 @@ def weekly_stages(root: Path) -> list[str]:
 def run_weekly(root: Path, dvc: list[str] | None = None) -> WeeklyRun:
     """Run the weekly stages in `root` (a DVC project) with the model already trained."""
     root = Path(root)
+    if dvc is None and importlib.util.find_spec("dvc") is None:
+        # DVC is a dependency group, not the runtime: an install for the API alone lacks it.
+        raise ContractError(
+            "dvc", None, "not installed: install it with `uv sync --group dvc` (or `make install`)"
+        )
     model_json = root / "outputs" / "train" / "production" / "model.json"
     if not model_json.exists():
         raise ContractError(
