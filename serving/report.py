@@ -86,7 +86,7 @@ def _segment_chart(summary: dict[str, Any]) -> str:
     seg = summary["by_segment"]
     names = list(seg)
     fig, ax = plt.subplots(figsize=(6, 2.6))
-    at_risk = [seg[n]["expected_churned_mrr_90d"] for n in names]
+    at_risk = [seg[n]["expected_churned_mrr"] for n in names]
     mrr = [seg[n]["mrr"] for n in names]
     y = np.arange(len(names))
     ax.barh(y, mrr, color="#d5dbe3", label="MRR")
@@ -126,6 +126,24 @@ def _backtest_chart(backtest: pd.DataFrame) -> str:
     from training.backtest import backtest_figure
 
     return _png(backtest_figure(backtest))
+
+
+def read_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary with its figures under the horizon-free keys.
+
+    Weeks scored before the summary stated `horizon_days` wrote `expected_churned_mrr_90d` and
+    the like.
+    """
+    out = dict(summary)
+    figures = ("expected_churned_mrr", "expected_churned_accounts", "previous_expected_churned_mrr")
+    for key in figures:
+        if key not in out and f"{key}_90d" in out:
+            out[key] = out[f"{key}_90d"]
+    out["by_segment"] = {
+        name: {"expected_churned_mrr": s.get("expected_churned_mrr_90d")} | s
+        for name, s in summary.get("by_segment", {}).items()
+    }
+    return out
 
 
 def _account_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -234,6 +252,7 @@ def render(
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    summary = read_summary(summary)
     change = scores.dropna(subset=["probability_change"])
     up = change.sort_values("probability_change", ascending=False).head(params.movers)
     down = change.sort_values("probability_change").head(params.movers)

@@ -39,7 +39,9 @@ def scored(featured: Path, modeled: Path) -> Path:
     return out
 
 
-def test_latest_points_at_the_newest_week_and_every_account_is_scored(featured, scored):
+def test_latest_points_at_the_newest_week_and_every_account_is_scored(
+    featured, scored, small_world
+):
     weeks = _weeks(featured)
     assert (scored / "latest").resolve() == (scored / str(weeks[-1])).resolve()
     scores = pd.read_parquet(scored / "latest" / "scores.parquet")
@@ -48,14 +50,18 @@ def test_latest_points_at_the_newest_week_and_every_account_is_scored(featured, 
     assert sorted(scores["account_id"]) == sorted(active["account_id"])
     assert list(scores.columns) == COLUMNS
     assert scores["rank"].tolist() == list(range(1, len(scores) + 1))
+    # The export's display names ride along, one per account as the accounts table has it.
+    accounts = pd.read_csv(small_world / "raw" / "accounts.csv").set_index("account_id")["name"]
+    assert scores["account_name"].tolist() == accounts[scores["account_id"]].tolist()
     assert scores["revenue_at_risk"].is_monotonic_decreasing
     assert scores["tier"].isin([1, 2, 3, 4]).all()
     assert scores["previous_probability"].notna().mean() > 0.9
     assert scores["reasons_up"].map(len).gt(0).mean() > 0.5
     summary = json.loads((scored / "latest" / "summary.json").read_text())
     assert summary["accounts"] == len(scores)
-    assert summary["expected_churned_mrr_90d"] == pytest.approx(scores["revenue_at_risk"].sum())
+    assert summary["expected_churned_mrr"] == pytest.approx(scores["revenue_at_risk"].sum())
     meta = json.loads((scored.parent / "train" / "production" / "model.json").read_text())
+    assert summary["horizon_days"] == meta["horizon_days"] == BaseParams().horizon_days
     assert summary["model"]["data_through"] == meta["data_through"]
     assert summary["model"]["alias"] == ("champion" if meta["gate"]["promoted"] else "challenger")
 
