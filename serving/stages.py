@@ -295,6 +295,7 @@ def report(
         scores,
         summary,
         params,
+        horizon_days=base.horizon_days,
         evaluation=optional_json(evaluation / "metrics.json"),
         reliability=optional_table(evaluation / "plots" / "reliability_all.csv"),
         backtest=optional_table(evaluation / "backtest.csv"),

@@ -153,8 +153,9 @@ def test_the_report_is_self_contained_and_holds_the_call_list(scored, modeled):
     assert "http://" not in html and "https://" not in html
     scores = pd.read_parquet(scored / "latest" / "scores.parquet")
     call_list = html.split('id="calls"')[1].split('id="movers"')[0]
-    for account in scores["account_id"].head(10):
+    for account, name in zip(scores["account_id"].head(10), scores["account_name"], strict=False):
         assert account in call_list
+        assert f'<span class="name">{name}</span>' in call_list
     assert call_list.count("<tr><td") == 10
     reasons = [r for r in scores["reasons_up"].head(10) if len(r)]
     assert reasons, "no account of the call list has a reason raising its risk"
@@ -181,7 +182,7 @@ def test_an_account_without_a_quotable_driver_says_so(scored):
     quiet["reasons_down"] = [[] for _ in range(3)]
     quiet["movers"] = [[] for _ in range(3)]
     quiet["probability_change"] = [0.02, -0.02, 0.0]
-    html = render(quiet, summary, ReportParams(call_list=3))
+    html = render(quiet, summary, ReportParams(call_list=3), horizon_days=90)
     call_list = html.split('id="calls"')[1].split('id="movers"')[0]
     assert call_list.count("No single driver of 0.5 points or more") == 3
     movers = html.split('id="movers"')[1].split('id="disagree"')[0]
