@@ -229,3 +229,26 @@ def test_every_metric_has_a_plain_meaning_beside_it():
     assert {"Weighted kappa", "Precision", "Churned MRR caught", "Median lead time"} <= legend
     meanings = [e["text"] for e in page.find("dd")]
     assert "Share of the accounts on the list that churned within 60 days." in meanings
+
+
+def test_the_page_fits_a_phone():
+    scores = _scores(["Acme GmbH", "Globex", "Initech"])
+    html = _page(scores, _summary(scores, 90))
+    page = Page(html)
+    viewport = [e for e in page.find("meta") if e["attrs"].get("name") == "viewport"]
+    assert viewport and "width=device-width" in viewport[0]["attrs"]["content"]
+    css = page.find("style")[0]["text"]
+    phone = css.split("@media (max-width:")[1]
+    assert re.search(r"table\.accounts tr \{ display: grid", phone)
+    assert re.search(r"table\.accounts thead[^{]*\{ display: none", phone)
+    # On a phone each account cell is labelled (its header is hidden) ...
+    for td in page.find("td"):
+        if any("accounts" in a["classes"] for a in td["ancestors"]):
+            assert td["attrs"].get("data-label") or {"rank", "wide"} & set(td["classes"]), td
+    # ... and every other table scrolls sideways inside its box instead of widening the page.
+    for table in page.find("table"):
+        if "accounts" not in table["classes"]:
+            assert "scroll" in table["ancestors"][-1]["classes"], table["text"][:80]
+    for img in page.find("img"):
+        assert img["attrs"]["src"].startswith("data:image/png;base64,")
+    assert re.search(r"img \{[^}]*max-width: 100%", css)
