@@ -49,11 +49,44 @@ format: install ## Format and fix what ruff can
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-report-check: ## Screenshot the newest weekly report in headless Chromium (apt-get install chromium)
+# Appended to a copy of the report by `make report-check`: one line with the page's height (as it
+# opens) and how many elements stick out past the window's right edge once every manager's
+# section is open (a table scrolling inside its own box does not count).
+define REPORT_PROBE
+<script>
+addEventListener("load", function () {
+  var root = document.documentElement, width = root.clientWidth, height = root.scrollHeight;
+  document.querySelectorAll("details").forEach(function (d) { d.open = true; });
+  var out = Array.prototype.filter.call(document.querySelectorAll("main *"), function (e) {
+    return e.getBoundingClientRect().right > width + 1 && !e.closest(".scroll");
+  });
+  var line = document.createElement("pre");
+  line.textContent = "report" + "-check: " + height + " " + root.scrollWidth + " " + out.length + " " +
+    out.slice(0, 5).map(function (e) { return e.tagName.toLowerCase() + "." + e.className; }).join(" ");
+  document.body.appendChild(line);
+});
+</script>
+endef
+export REPORT_PROBE
+REPORT_WIDTHS := 1280 390
+CHROME := chromium-headless-shell --no-sandbox --disable-gpu --hide-scrollbars
+
+report-check: ## Screenshot the newest report at 1280 and 390 px; fail if wider than the window (needs chromium-headless-shell)
+	@command -v chromium-headless-shell >/dev/null || { echo "needs chromium-headless-shell" \
+	  "(apt-get install chromium-headless-shell): headless chromium opens no window under 500 px"; exit 1; }
 	@f=$$(ls -1 outputs/report/*.html 2>/dev/null | sort | tail -1); \
 	if [ -z "$$f" ]; then echo "no report yet: run make demo first"; exit 1; fi; \
-	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,3200 \
-	  --screenshot="$${f%.html}.png" "file://$$PWD/$$f" 2>/dev/null && echo "screenshot: $${f%.html}.png"
+	probe=$$(mktemp --suffix=.html); trap 'rm -f "$$probe"' EXIT; \
+	{ cat "$$f"; echo "$$REPORT_PROBE"; } > "$$probe"; status=0; \
+	for w in $(REPORT_WIDTHS); do \
+	  read -r height page out which <<< "$$($(CHROME) --window-size=$$w,900 --dump-dom \
+	    "file://$$probe" 2>/dev/null | grep -o 'report-check: [^<]*' | cut -d' ' -f2-)"; \
+	  [ -n "$$height" ] || { echo "$$w px: chromium did not load $$f"; exit 1; }; \
+	  png="$${f%.html}-$$w.png"; \
+	  $(CHROME) --window-size=$$w,$$height --screenshot="$$png" "file://$$PWD/$$f" >/dev/null 2>&1; \
+	  echo "$$w px: page $$page px wide, $$height px high, $$out elements past the edge $$which; $$png"; \
+	  [ "$$page" -le "$$w" ] && [ "$$out" -eq 0 ] || status=1; \
+	done; exit $$status
 
 notebooks: install ## Start JupyterLab on the notebooks (they read outputs/ after make demo)
 	$(RUN) jupyter lab notebooks/

@@ -206,7 +206,7 @@ def build_accounts(con: duckdb.DuckDBPyConnection) -> list[Feature]:
             LEFT JOIN intervals i ON m.billing_interval = i.billing_interval
             LEFT JOIN plan_intervals p ON p.as_of = k.as_of AND p.plan = m.plan
             LEFT JOIN own o USING (sid))
-        SELECT k.sid, a.csm_id, a.segment, n.mrr_in_force AS mrr,
+        SELECT k.sid, a.csm_id, a.segment, n.mrr_in_force AS mrr, a.name AS account_name,
         CAST(k.as_of - a.created_at AS INTEGER) AS account_tenure_days,
         k.life AS account_life,
         CAST(k.as_of - k.life_start AS INTEGER) AS account_life_days,

@@ -9,7 +9,9 @@ from typing import Any, Literal
 
 ID_COLUMNS = ("account_id", "as_of", "life")
 LABEL = "churned"
-EXTRA_COLUMNS = ("churn_date", "csm_id", "segment", "mrr")
+# Not features: context the report and the scores carry (`account_name`: the export's
+# display name, never read by the model).
+EXTRA_COLUMNS = ("churn_date", "csm_id", "segment", "mrr", "account_name")
 
 
 @dataclass(frozen=True)

@@ -1,39 +1,35 @@
 """The weekly risk review as one self-contained HTML page (charts inline, no network).
 
 `render` turns a scored week and the latest evaluation and comparison into HTML through the
-Jinja2 template `serving/templates/report.html.j2`; every chart is a PNG embedded as base64.
+Jinja2 template `serving/templates/report.html.j2`; every chart is a PNG embedded as base64
+(`serving/charts.py`). Accounts are shown by the export's display name where it has one, by
+id otherwise; managers by `csm_id` (the data contract has no manager name). Every span of time
+the probabilities cover is the model's horizon, never a number written into the page.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 from typing import Any
 
-import matplotlib
-import matplotlib.ticker
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
+from serving import charts
+from serving.glossary import glossary
+from serving.params import ReportParams, ScoreParams
+from serving.skew import SkewCheck
+from training.backtest import list_label
+from training.compare import QUIET_DAYS, STALE_DAYS
 
-from serving.params import ReportParams, ScoreParams  # noqa: E402
-from serving.skew import SkewCheck  # noqa: E402
-from training.backtest import list_label  # noqa: E402
-
-TIER_COLORS = {1: "#c0392b", 2: "#e67e22", 3: "#f1c40f", 4: "#27ae60"}
-STALE_DAYS = 90
-QUIET_DAYS = 90
-
-
-def _png(fig: Any) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+HEALTH_METRICS = ("roc_auc", "brier", "ece", "top_decile_lift", "top_decile_churned_mrr_share")
+HEALTH_RANKINGS = {
+    "model": "Model",
+    "logistic": "Logistic regression",
+    "manager_rating": "Manager rating",
+    "days_since_contact": "Days since contact",
+    "base_rate": "Base rate",
+}
 
 
 def _money(value: Any) -> str:
@@ -67,65 +63,28 @@ def _rating(value: Any) -> str:
     return "–" if value is None or pd.isna(value) else str(int(value))
 
 
-def _tier_chart(summary: dict[str, Any]) -> str:
-    tiers = summary["accounts_by_tier"]
-    fig, ax = plt.subplots(figsize=(4.2, 2.4))
-    levels = [1, 2, 3, 4]
-    counts = [tiers.get(str(t), 0) for t in levels]
-    colors = [TIER_COLORS[t] for t in levels][::-1]
-    ax.barh([f"Tier {t}" for t in levels][::-1], counts[::-1], color=colors)
-    for i, c in enumerate(counts[::-1]):
-        ax.text(c, i, f" {c:,}", va="center", fontsize=9)
-    ax.set_xlabel("Accounts")
-    ax.set_title("Accounts by model tier (1 = highest risk)", fontsize=10)
-    ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig)
+def _text(value: Any) -> str | None:
+    """A non-empty string, else None (names and ids an export may leave out)."""
+    return (value.strip() or None) if isinstance(value, str) else None
 
 
-def _segment_chart(summary: dict[str, Any]) -> str:
-    seg = summary["by_segment"]
-    names = list(seg)
-    fig, ax = plt.subplots(figsize=(6, 2.6))
-    at_risk = [seg[n]["expected_churned_mrr_90d"] for n in names]
-    mrr = [seg[n]["mrr"] for n in names]
-    y = np.arange(len(names))
-    ax.barh(y, mrr, color="#d5dbe3", label="MRR")
-    ax.barh(y, at_risk, color="#c0392b", label="expected churned MRR (90 d)")
-    ax.set_yticks(y, [n.replace("_", " ") for n in names])
-    for i, (r, m) in enumerate(zip(at_risk, mrr, strict=True)):
-        ax.text(m, i, f" {r / m:.0%} at risk" if m else "", va="center", fontsize=9)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, fontsize=8, frameon=False)
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_xlim(0, max(mrr + [1.0]) * 1.25)
-    ax.set_xlabel("Monthly recurring revenue")
-    ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig)
+def read_summary(summary: dict[str, Any], horizon_days: int) -> dict[str, Any]:
+    """The summary with its horizon stated and its figures under the horizon-free keys.
 
-
-def _reliability_chart(reliability: pd.DataFrame) -> str:
-    fig, ax = plt.subplots(figsize=(4, 4))
-    for name, part in reliability.groupby("model", sort=False):
-        if name in ("model", "manager_rating"):
-            ax.plot(
-                part["predicted"],
-                part["observed"],
-                "o-",
-                ms=4,
-                label="model" if name == "model" else "manager rating",
-            )
-    top = float(max(reliability["predicted"].max(), reliability["observed"].max()))
-    ax.plot([0, top], [0, top], ":", color="grey", label="perfect")
-    ax.set_xlabel("Predicted churn probability")
-    ax.set_ylabel("Share that churned")
-    ax.set_title("Reliability on the test weeks", fontsize=10)
-    ax.legend(fontsize=8)
-    return _png(fig)
-
-
-def _backtest_chart(backtest: pd.DataFrame) -> str:
-    from training.backtest import backtest_figure
-
-    return _png(backtest_figure(backtest))
+    Weeks scored before the horizon was stated wrote `expected_churned_mrr_90d` and the like;
+    their horizon is taken to be `horizon_days`.
+    """
+    out = dict(summary)
+    out.setdefault("horizon_days", horizon_days)
+    figures = ("expected_churned_mrr", "expected_churned_accounts", "previous_expected_churned_mrr")
+    for key in figures:
+        if key not in out and f"{key}_90d" in out:
+            out[key] = out[f"{key}_90d"]
+    out["by_segment"] = {
+        name: {"expected_churned_mrr": s.get("expected_churned_mrr_90d")} | s
+        for name, s in summary.get("by_segment", {}).items()
+    }
+    return out
 
 
 def _account_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -136,7 +95,8 @@ def _account_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             {
                 "rank": r["rank"],
                 "account_id": r["account_id"],
-                "csm_id": r["csm_id"] if isinstance(r["csm_id"], str) else "–",
+                "name": _text(r.get("account_name")),
+                "csm_id": _text(r["csm_id"]) or "–",
                 "segment": r["segment"].replace("_", " ") if isinstance(r["segment"], str) else "–",
                 "mrr": _money(r["mrr"]),
                 "probability": _pct(r["probability"]),
@@ -154,6 +114,11 @@ def _account_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
+def _label(row: pd.Series) -> str:
+    """An account as a person knows it: its name, else its id."""
+    return _text(row.get("account_name")) or str(row["account_id"])
+
+
 def _managers(scores: pd.DataFrame, n: int) -> list[dict[str, Any]]:
     out = []
     csm = scores["csm_id"].astype("object").where(scores["csm_id"].notna(), "unassigned")
@@ -169,7 +134,7 @@ def _managers(scores: pd.DataFrame, n: int) -> list[dict[str, Any]]:
                 "stale": int(stale.sum()),
                 "quiet": int(quiet.sum()),
                 "top": _account_rows(part.head(n)),
-                "quiet_list": ", ".join(part.loc[quiet, "account_id"].head(12)),
+                "quiet_list": "; ".join(part[quiet.to_numpy(bool)].head(12).apply(_label, axis=1)),
             }
         )
     return sorted(out, key=lambda m: -float(m["at_risk"].replace(",", "") or 0))
@@ -187,31 +152,38 @@ def _disagreements(scores: pd.DataFrame, n: int) -> dict[str, list[dict[str, Any
     }
 
 
-def _health(evaluation: dict | None) -> list[dict[str, str]]:
+def _health(evaluation: dict | None) -> dict[str, Any] | None:
+    """The test-week metrics as rows of a metric each, a column per ranking."""
     if not evaluation:
-        return []
-    names = {
-        "model": "Model",
-        "logistic": "Logistic regression",
-        "manager_rating": "Manager rating",
-        "days_since_contact": "Days since contact",
-        "base_rate": "Base rate",
-    }
+        return None
+    shown = [k for k in HEALTH_RANKINGS if evaluation.get(k)]
+    rows = [
+        {"metric": metric, "values": [_metric(metric, evaluation[k].get(metric)) for k in shown]}
+        for metric in HEALTH_METRICS
+    ]
+    return {"rankings": [HEALTH_RANKINGS[k] for k in shown], "rows": rows}
+
+
+def _metric(name: str, value: Any) -> str:
+    if name == "top_decile_churned_mrr_share" or value is None:
+        return _pct(value)
+    digits = {"brier": 4, "ece": 4, "top_decile_lift": 2}.get(name, 3)
+    return f"{value:.{digits}f}"
+
+
+def _backtest_rows(evaluation: dict | None) -> list[dict[str, str]]:
     rows = []
-    for key, label in names.items():
-        m = evaluation.get(key)
-        if not m:
-            continue
-        rows.append(
-            {
-                "name": label,
-                "auc": f"{m['roc_auc']:.3f}",
-                "brier": f"{m['brier']:.4f}",
-                "ece": f"{m['ece']:.4f}",
-                "lift": f"{m['top_decile_lift']:.2f}",
-                "mrr": _pct(m.get("top_decile_churned_mrr_share")),
-            }
-        )
+    for size, by_ranking in ((evaluation or {}).get("backtest") or {}).items():
+        for ranking, m in by_ranking.items():
+            rows.append(
+                {
+                    "list": list_label(size),
+                    "ranking": ranking,
+                    "precision": _pct(m["precision"]),
+                    "mrr": _pct(m["churned_mrr_share"]),
+                    "lead": _lead(m["median_lead_days"]),
+                }
+            )
     return rows
 
 
@@ -220,6 +192,7 @@ def render(
     summary: dict[str, Any],
     params: ReportParams,
     *,
+    horizon_days: int,
     evaluation: dict | None = None,
     reliability: pd.DataFrame | None = None,
     backtest: pd.DataFrame | None = None,
@@ -227,36 +200,30 @@ def render(
     monitor: dict | None = None,
     monitor_chart: bytes | None = None,
 ) -> str:
-    """The HTML page of one scored week (`monitor`: the monitor's summary and chart PNG)."""
+    """The HTML page of one scored week (`monitor`: the monitor's summary and chart PNG).
+
+    `horizon_days` is the horizon of a week whose summary does not state it (scored before
+    the summary did); the summary's own horizon, the model's, wins.
+    """
     env = Environment(
         loader=PackageLoader("serving", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    summary = read_summary(summary, horizon_days)
     change = scores.dropna(subset=["probability_change"])
     up = change.sort_values("probability_change", ascending=False).head(params.movers)
     down = change.sort_values("probability_change").head(params.movers)
-    backtest_rows = []
-    if evaluation and evaluation.get("backtest"):
-        for size, by_ranking in evaluation["backtest"].items():
-            for ranking, m in by_ranking.items():
-                backtest_rows.append(
-                    {
-                        "list": list_label(size),
-                        "ranking": ranking,
-                        "precision": _pct(m["precision"]),
-                        "mrr": _pct(m["churned_mrr_share"]),
-                        "lead": _lead(m["median_lead_days"]),
-                    }
-                )
     context = {
         "summary": summary,
+        "horizon": summary["horizon_days"],
+        "glossary": glossary(summary["horizon_days"]),
         "money": _money,
         "pct": _pct,
-        "tier_colors": TIER_COLORS,
-        "tier_chart": _tier_chart(summary),
-        "segment_chart": _segment_chart(summary),
+        "tier_colors": charts.TIER_COLORS,
+        "tier_chart": charts.tier_chart(summary["accounts_by_tier"]),
+        "segment_chart": charts.segment_chart(summary["by_segment"], summary["horizon_days"]),
         "segments": summary["by_segment"],
         "call_list": _account_rows(scores.head(params.call_list)),
         "risers": _account_rows(up[up["probability_change"] > 0]),
@@ -267,9 +234,11 @@ def render(
         "managers": _managers(scores, params.manager_accounts),
         "health": _health(evaluation),
         "test_period": (evaluation or {}).get("test_period"),
-        "reliability_chart": _reliability_chart(reliability) if reliability is not None else None,
-        "backtest_rows": backtest_rows,
-        "backtest_chart": _backtest_chart(backtest)
+        "reliability_chart": charts.reliability_chart(reliability)
+        if reliability is not None
+        else None,
+        "backtest_rows": _backtest_rows(evaluation),
+        "backtest_chart": charts.backtest_chart(backtest, summary["horizon_days"])
         if backtest is not None and len(backtest)
         else None,
         "stale_days": STALE_DAYS,
@@ -277,8 +246,6 @@ def render(
         "min_points": _points(summary.get("min_contribution", ScoreParams().min_contribution)),
         "skew": SkewCheck.model_validate(summary["skew"]) if summary.get("skew") else None,
         "monitor": monitor,
-        "monitor_chart": "data:image/png;base64," + base64.b64encode(monitor_chart).decode("ascii")
-        if monitor_chart
-        else None,
+        "monitor_chart": charts.png_uri(monitor_chart) if monitor_chart else None,
     }
     return env.get_template("report.html.j2").render(**context)

@@ -25,7 +25,9 @@ CONTEXT = {
     "segment": "segment",
     "csm_id": "csm_id",
     "mrr": "mrr",
+    "account_name": "account_name",
 }
+# Columns are only ever appended: a CRM import may map scores.csv by position.
 COLUMNS = [
     "rank",
     "account_id",
@@ -45,6 +47,7 @@ COLUMNS = [
     "reasons_up",
     "reasons_down",
     "movers",
+    "account_name",  # the export's display name (empty when it has none)
 ]
 LIST_COLUMNS = ("reasons_up", "reasons_down", "movers")
 
@@ -135,19 +138,23 @@ def csv_frame(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def week_summary(scores: pd.DataFrame, previous: pd.DataFrame | None) -> dict[str, Any]:
-    """Headline figures of a scored week (and the change against the previous week)."""
+    """Headline figures of a scored week (and the change against the previous week).
+
+    Expected churn is over the model's horizon, which the caller states as `horizon_days`;
+    the keys name no horizon (weeks scored before it was a parameter wrote `..._90d`).
+    """
     expected = float(scores["revenue_at_risk"].sum())
     summary: dict[str, Any] = {
         "accounts": len(scores),
         "mrr": float(scores["mrr"].fillna(0).sum()),
-        "expected_churned_mrr_90d": expected,
-        "expected_churned_accounts_90d": float(scores["probability"].sum()),
+        "expected_churned_mrr": expected,
+        "expected_churned_accounts": float(scores["probability"].sum()),
         "accounts_by_tier": {str(t): int((scores["tier"] == t).sum()) for t in (1, 2, 3, 4)},
         "by_segment": {
             str(seg): {
                 "accounts": len(part),
                 "mrr": float(part["mrr"].fillna(0).sum()),
-                "expected_churned_mrr_90d": float(part["revenue_at_risk"].sum()),
+                "expected_churned_mrr": float(part["revenue_at_risk"].sum()),
                 "mean_probability": float(part["probability"].mean()),
             }
             for seg, part in scores.groupby(scores["segment"].fillna("unknown"), sort=True)
@@ -155,6 +162,6 @@ def week_summary(scores: pd.DataFrame, previous: pd.DataFrame | None) -> dict[st
     }
     if previous is not None:
         prev = float((previous["mrr"].fillna(0) * previous["probability"]).sum())
-        summary["previous_expected_churned_mrr_90d"] = prev
+        summary["previous_expected_churned_mrr"] = prev
         summary["expected_churned_mrr_change"] = expected - prev
     return summary

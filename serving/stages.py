@@ -97,6 +97,8 @@ def score(
     summary = week_summary(scores, prev_scores) | {
         "as_of": str(day),
         "previous_as_of": str(earlier[-1]) if earlier else None,
+        # The horizon the probabilities cover is the one the model learned its labels on.
+        "horizon_days": int(meta.get("horizon_days") or manifest["horizon_days"]),
         "model": {
             "name": meta.get("model_name"),
             "version": meta.get("model_version"),
@@ -116,10 +118,11 @@ def score(
         write_json(summary, tmp / "summary.json")
     _prune(out_dir, params.keep_weeks, day)
     log.info(
-        "scored %d accounts on %s: expected churned MRR %.0f; tiers %s",
+        "scored %d accounts on %s: expected churned MRR %.0f within %d days; tiers %s",
         len(scores),
         day,
-        summary["expected_churned_mrr_90d"],
+        summary["expected_churned_mrr"],
+        summary["horizon_days"],
         summary["accounts_by_tier"],
     )
     return summary
@@ -292,6 +295,7 @@ def report(
         scores,
         summary,
         params,
+        horizon_days=base.horizon_days,
         evaluation=optional_json(evaluation / "metrics.json"),
         reliability=optional_table(evaluation / "plots" / "reliability_all.csv"),
         backtest=optional_table(evaluation / "backtest.csv"),

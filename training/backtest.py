@@ -93,8 +93,8 @@ def backtest_summary(table: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
-def backtest_figure(table: pd.DataFrame) -> Figure:
-    """Weekly precision of the model's and the managers' call lists."""
+def backtest_figure(table: pd.DataFrame, horizon_days: int = 90) -> Figure:
+    """Weekly precision of the model's and the managers' call lists (churn within the horizon)."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     for ax, (size, part) in zip(axes, table.groupby("list", sort=True), strict=False):
         for ranking, style in zip(RANKINGS, ("-o", "--s"), strict=True):
@@ -110,7 +110,7 @@ def backtest_figure(table: pd.DataFrame) -> Figure:
             label="all accounts",
         )
         ax.set_title(f"Call list: {list_label(str(size))}")
-        ax.set_ylabel("Churned within 90 days (%)")
+        ax.set_ylabel(f"Churned within {horizon_days} days (%)")
         ax.tick_params(axis="x", rotation=30)
         ax.legend()
     fig.suptitle("Replayed weekly meetings: how many on each list really left")

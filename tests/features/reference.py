@@ -234,6 +234,7 @@ def _account(
         "csm_id": account["csm_id"],
         "segment": account["segment"],
         "mrr": in_force["mrr"].sum() if len(in_force) else np.nan,
+        "account_name": account.get("name"),
         "account_tenure_days": (as_of - account["created_at"]).days,
         "account_life": snap["life"],
         "account_life_days": (as_of - snap["life_start"]).days,

@@ -23,6 +23,7 @@ def tables() -> dict[str, pd.DataFrame]:
         {
             "account_id": ["a", "b"],
             "created_at": [T("2024-01-01"), T("2024-01-01")],
+            "name": ["Acme GmbH", None],  # optional: b has none
             "segment": ["high_touch", "low_touch"],
             "csm_id": ["m1", "m2"],
             "industry": ["retail", None],
@@ -198,6 +199,10 @@ def test_account_features_never_see_a_period_starting_on_as_of(built) -> None:
     ].tolist() == ["max", "monthly", "high_touch", "retail", "eu"]
     assert row["account_days_to_renewal"] == 28  # monthly, as its own periods were
     assert row["csm_id"] == "m1" and row["segment"] == "high_touch"
+    # The display name rides along for the report, never as a feature; none stays empty.
+    assert row["account_name"] == "Acme GmbH"
+    assert built[0].loc["b", "account_name"].isna().all()
+    assert "account_name" not in [f["name"] for f in built[1]["features"]]
 
 
 def test_events_after_a_churn_add_no_rows_and_do_not_touch_the_label(
@@ -241,6 +246,7 @@ def test_manifest_describes_every_feature_column(built) -> None:
         "csm_id",
         "segment",
         "mrr",
+        "account_name",
         *names,
     ]
     for f in manifest["features"]:

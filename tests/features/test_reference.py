@@ -66,7 +66,8 @@ def check(folder: Path, out: Path, reference, keys: list[str], sample: int | Non
     if ids is not None:
         got = got[got["account_id"].isin(ids)]
     names = [f["name"] for f in manifest["features"]]
-    compare(got, want, ["churned", "churn_date", "csm_id", "segment", "mrr", *names])
+    extras = ["csm_id", "segment", "mrr", "account_name"]
+    compare(got, want, ["churned", "churn_date", *extras, *names])
     return manifest
 
 

@@ -39,7 +39,9 @@ def scored(featured: Path, modeled: Path) -> Path:
     return out
 
 
-def test_latest_points_at_the_newest_week_and_every_account_is_scored(featured, scored):
+def test_latest_points_at_the_newest_week_and_every_account_is_scored(
+    featured, scored, small_world
+):
     weeks = _weeks(featured)
     assert (scored / "latest").resolve() == (scored / str(weeks[-1])).resolve()
     scores = pd.read_parquet(scored / "latest" / "scores.parquet")
@@ -48,14 +50,18 @@ def test_latest_points_at_the_newest_week_and_every_account_is_scored(featured, 
     assert sorted(scores["account_id"]) == sorted(active["account_id"])
     assert list(scores.columns) == COLUMNS
     assert scores["rank"].tolist() == list(range(1, len(scores) + 1))
+    # The export's display names ride along, one per account as the accounts table has it.
+    accounts = pd.read_csv(small_world / "raw" / "accounts.csv").set_index("account_id")["name"]
+    assert scores["account_name"].tolist() == accounts[scores["account_id"]].tolist()
     assert scores["revenue_at_risk"].is_monotonic_decreasing
     assert scores["tier"].isin([1, 2, 3, 4]).all()
     assert scores["previous_probability"].notna().mean() > 0.9
     assert scores["reasons_up"].map(len).gt(0).mean() > 0.5
     summary = json.loads((scored / "latest" / "summary.json").read_text())
     assert summary["accounts"] == len(scores)
-    assert summary["expected_churned_mrr_90d"] == pytest.approx(scores["revenue_at_risk"].sum())
+    assert summary["expected_churned_mrr"] == pytest.approx(scores["revenue_at_risk"].sum())
     meta = json.loads((scored.parent / "train" / "production" / "model.json").read_text())
+    assert summary["horizon_days"] == meta["horizon_days"] == BaseParams().horizon_days
     assert summary["model"]["data_through"] == meta["data_through"]
     assert summary["model"]["alias"] == ("champion" if meta["gate"]["promoted"] else "challenger")
 
@@ -147,8 +153,9 @@ def test_the_report_is_self_contained_and_holds_the_call_list(scored, modeled):
     assert "http://" not in html and "https://" not in html
     scores = pd.read_parquet(scored / "latest" / "scores.parquet")
     call_list = html.split('id="calls"')[1].split('id="movers"')[0]
-    for account in scores["account_id"].head(10):
+    for account, name in zip(scores["account_id"].head(10), scores["account_name"], strict=False):
         assert account in call_list
+        assert f'<span class="name">{name}</span>' in call_list
     assert call_list.count("<tr><td") == 10
     reasons = [r for r in scores["reasons_up"].head(10) if len(r)]
     assert reasons, "no account of the call list has a reason raising its risk"
@@ -175,7 +182,7 @@ def test_an_account_without_a_quotable_driver_says_so(scored):
     quiet["reasons_down"] = [[] for _ in range(3)]
     quiet["movers"] = [[] for _ in range(3)]
     quiet["probability_change"] = [0.02, -0.02, 0.0]
-    html = render(quiet, summary, ReportParams(call_list=3))
+    html = render(quiet, summary, ReportParams(call_list=3), horizon_days=90)
     call_list = html.split('id="calls"')[1].split('id="movers"')[0]
     assert call_list.count("No single driver of 0.5 points or more") == 3
     movers = html.split('id="movers"')[1].split('id="disagree"')[0]
