@@ -186,3 +186,17 @@ def test_report_renders_with_and_without_the_monitor(run, tmp_path):
     assert "Retrain recommended" in page
     flagged = run["on"]["drift"]["features"]["flagged"]
     assert flagged[0]["name"] in page
+
+
+def test_recalibrated_version_serves_its_calibrator(run, shifted_world):
+    import mlflow
+
+    from serving.models import load_scoring_model
+    from training.tracking import signature_frame
+
+    new, meta = load_scoring_model(run["root"] / "train", run["mlflow_dir"], "churn-risk")
+    rows = _labeled(shifted_world.held_out_features).tail(300)
+    served = mlflow.pyfunc.load_model("models:/churn-risk@champion").predict(
+        signature_frame(rows, meta["features"], meta["categorical"])
+    )
+    np.testing.assert_array_equal(served["probability"], new.predict_proba(rows)[:, 1])

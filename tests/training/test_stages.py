@@ -20,7 +20,7 @@ def test_model_round_trips_through_mlflow(trained):
     from training.tracking import signature_frame
 
     served = loaded.predict(signature_frame(snapshots, meta["features"], meta["categorical"]))
-    assert list(served.columns) == ["probability"]
+    assert list(served.columns) == ["probability", "tier"]
     np.testing.assert_allclose(
         served["probability"], model.predict_proba(snapshots)[:, 1], rtol=1e-9
     )
