@@ -207,9 +207,12 @@ def train(
             (tmp / folder).mkdir()
             joblib.dump(fitted, tmp / folder / "model.joblib")
         tuned.trials.to_csv(tmp / "tuning_trials.csv", index=False)
+        table = tracking.feature_table(snapshots, Path(features_dir) / "snapshots.parquet", digest)
         example = frames["test"][list(model.features)].head(5)
-        meta |= _track(model, meta, example, tuned, metrics, params, base)
-        prod_meta |= _track(production.model, prod_meta, example, None, metrics, params, base)
+        meta |= _track(model, meta, table, example, tuned, metrics, params, base)
+        prod_meta |= _track(
+            production.model, prod_meta, table, example, None, metrics, params, base
+        )
         prod_meta["vouched_by"] = {
             "model_version": meta["model_version"],
             "mlflow_run_id": meta["mlflow_run_id"],
@@ -306,6 +309,7 @@ def _model_meta(
 def _track(
     model: ChurnModel,
     meta: dict[str, Any],
+    table: Any,
     example: pd.DataFrame,
     tuned: Any,
     metrics: dict[str, Any],
@@ -314,12 +318,15 @@ def _track(
 ) -> dict[str, Any]:
     """One MLflow run per saved model (`evaluated`, then `production`), registered.
 
-    The evaluated run also logs its tuning trials (`tuned`).
+    The run is named for what ran ("train evaluated, data through 2025-06-30"); its input is
+    the feature table (`table`, an MLflow dataset); the evaluated run also logs its tuning
+    trials (`tuned`).
     """
     import mlflow
 
     role = meta["role"]
-    with mlflow.start_run(run_name=role) as run:
+    with mlflow.start_run(run_name=f"train {role}, data through {meta['data_through']}") as run:
+        mlflow.log_input(table, context="training")
         mlflow.log_params({f"base.{k}": v for k, v in base.model_dump().items()})
         mlflow.log_params({f"train.{k}": v for k, v in params.model_dump().items()})
         mlflow.log_params({f"split.{k}": v for k, v in meta["splits"].items()})

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -231,6 +232,38 @@ def flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
     return flat
 
 
+def feature_table(snapshots: pd.DataFrame, path: Path, digest: str) -> Any:
+    """The feature table as an MLflow dataset: its file as source, its file digest as MLflow's.
+
+    MLflow keeps 36 characters of a digest, so the dataset carries the first 32 hex digits of
+    the SHA-256; the run's `features_digest` tag and `model.json` keep all of it.
+    """
+    return _dataset(snapshots, Path(path).stem, str(Path(path).resolve()), digest[:32])
+
+
+def _dataset(
+    frame: pd.DataFrame, name: str, source: str | None = None, digest: str | None = None
+) -> Any:
+    """Snapshot rows as an MLflow dataset (target `churned`); MLflow digests them if not given."""
+    from mlflow.data.pandas_dataset import from_pandas
+
+    with warnings.catch_warnings():
+        # MLflow registers its local-file source twice, and says it picked one of the two.
+        warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
+        # Its schema hint is about serving a model from a schema with integer columns; this
+        # schema only describes the rows (the served model has its own signature).
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer column")
+        dataset = from_pandas(
+            frame,
+            source=source,  # type: ignore[arg-type]  # None, its default: where the code ran
+            name=name,
+            targets="churned",
+            digest=digest,
+        )
+        dataset.schema  # noqa: B018  (inferred once, here, under the filters above)
+    return dataset
+
+
 def register_recalibrated(
     model: ChurnModel,
     rows: pd.DataFrame,
@@ -243,17 +276,22 @@ def register_recalibrated(
 ) -> tuple[str, str]:
     """Register a recalibrated model as a new version in its own run; make it the champion.
 
-    The run logs the servable model (refitted on `rows`, tier cut points from `meta`) and
-    `model_dir` under `artifact_path` (where the scorer fetches a champion's files);
-    `write_meta(run_id, version)` writes `model.json` into `model_dir` once both are known.
-    The run and the version carry `tags` (the lineage). Returns (run id, version).
+    The run ("monitor recalibration of v2 on 2026-10-05..2026-11-23") has the rows the
+    calibrator was refitted on as its input, logs the servable model (tier cut points from
+    `meta`) and `model_dir` under `artifact_path` (where the scorer fetches a champion's
+    files); `write_meta(run_id, version)` writes `model.json` into `model_dir` once both are
+    known. The run and the version carry `tags` (the lineage). Returns (run id, version).
     """
     import mlflow
     from mlflow import MlflowClient
 
     name = meta.get("model_name", "churn-risk")
-    run_name = f"recalibrate v{tags.get('recalibrated_from', '?')}"
+    run_name = (
+        f"monitor recalibration of v{tags.get('recalibrated_from', '?')}"
+        f" on {tags.get('calibrated_on', '?')}"
+    )
     with mlflow.start_run(run_name=run_name) as run:
+        mlflow.log_input(_dataset(rows, "recalibration_weeks"), context="training")
         mlflow.set_tags(tags | {"role": "recalibrated"})
         mlflow.log_metrics(flat_metrics(metrics))
         example = rows[list(model.features)].head(5)
