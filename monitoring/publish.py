@@ -37,7 +37,6 @@ def publish(
     weeks: pd.DataFrame,
     cal: Calibration,
     drift_table: pd.DataFrame,
-    model: Any,
     meta: dict[str, Any],
     params: MonitorParams,
     mlflow_dir: Path,
@@ -66,15 +65,13 @@ def publish(
         (mlflow_dir / "mlflow.db").exists() or bool(os.environ.get("MLFLOW_TRACKING_URI"))
     )
     if cal.model is not None:
-        summary["calibration"]["recalibrated"] = _register(tmp, cal, model, meta, tracked)
+        summary["calibration"]["recalibrated"] = _register(tmp, cal, meta, tracked)
     if tracked:
         summary["mlflow_run_id"] = _log_pass(tmp, summary, weeks, meta)
     write_json(clean(summary), tmp / "summary.json")
 
 
-def _register(
-    tmp: Path, cal: Calibration, model: Any, meta: dict[str, Any], tracked: bool
-) -> dict[str, Any]:
+def _register(tmp: Path, cal: Calibration, meta: dict[str, Any], tracked: bool) -> dict[str, Any]:
     """Save the recalibrated model; register it as the champion when MLflow tracks the model."""
     from serving.models import ARTIFACT_PATH
     from training import tracking
@@ -106,18 +103,10 @@ def _register(
         write_json(clean(new_meta), folder / "model.json")
 
     assert cal.rows is not None  # a recalibrated model comes with the rows it was fitted on
-    example = cal.rows[list(model.features)].head(5)
     metrics = {"calibration_in_the_large": {"before": s["calibration_in_the_large"]}}
     metrics["calibration_in_the_large"]["after"] = s["recalibrated_calibration_in_the_large"]
     run_id, version = tracking.register_recalibrated(
-        folder,
-        example,
-        list(model.categorical),
-        meta.get("model_name", "churn-risk"),
-        tags,
-        metrics,
-        write_meta,
-        ARTIFACT_PATH,
+        cal.model, cal.rows, new_meta, tags, metrics, write_meta, folder, ARTIFACT_PATH
     )
     log.warning(
         "recalibrated %s v%s -> v%s, now the champion: it scores from the next scoring run on",

@@ -170,7 +170,7 @@ def monitor(
     vouched = _vouched_auc(meta, mlflow_dir)
     summary["recommendation"] = verdict(summary, meta, newest, params, vouched)
     with atomic_dir(out_dir) as tmp:
-        publish(tmp, summary, weeks, cal, drift_table, model, meta, params, mlflow_dir)
+        publish(tmp, summary, weeks, cal, drift_table, meta, params, mlflow_dir)
     _log(summary)
     return summary
 

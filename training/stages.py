@@ -207,8 +207,12 @@ def train(
             (tmp / folder).mkdir()
             joblib.dump(fitted, tmp / folder / "model.joblib")
         tuned.trials.to_csv(tmp / "tuning_trials.csv", index=False)
-        meta |= _track(tmp / "model", frames, tuned, metrics, meta, params, base)
-        prod_meta |= _track(tmp / PRODUCTION, frames, None, metrics, prod_meta, params, base)
+        table = tracking.feature_table(snapshots, Path(features_dir) / "snapshots.parquet", digest)
+        example = frames["test"][list(model.features)].head(5)
+        meta |= _track(model, meta, table, example, tuned, metrics, params, base)
+        prod_meta |= _track(
+            production.model, prod_meta, table, example, None, metrics, params, base
+        )
         prod_meta["vouched_by"] = {
             "model_version": meta["model_version"],
             "mlflow_run_id": meta["mlflow_run_id"],
@@ -303,13 +307,26 @@ def _model_meta(
 
 
 def _track(
-    folder: Path, frames, tuned, metrics, meta, params: TrainParams, base: BaseParams
+    model: ChurnModel,
+    meta: dict[str, Any],
+    table: Any,
+    example: pd.DataFrame,
+    tuned: Any,
+    metrics: dict[str, Any],
+    params: TrainParams,
+    base: BaseParams,
 ) -> dict[str, Any]:
-    """One MLflow run per saved model (`evaluated`, then `production`), registered."""
+    """One MLflow run per saved model (`evaluated`, then `production`), registered.
+
+    The run is named for what ran ("train evaluated, data through 2025-06-30"); its input is
+    the feature table (`table`, an MLflow dataset); the evaluated run also logs its tuning
+    trials (`tuned`).
+    """
     import mlflow
 
     role = meta["role"]
-    with mlflow.start_run(run_name=role) as run:
+    with mlflow.start_run(run_name=f"train {role}, data through {meta['data_through']}") as run:
+        mlflow.log_input(table, context="training")
         mlflow.log_params({f"base.{k}": v for k, v in base.model_dump().items()})
         mlflow.log_params({f"train.{k}": v for k, v in params.model_dump().items()})
         mlflow.log_params({f"split.{k}": v for k, v in meta["splits"].items()})
@@ -323,19 +340,16 @@ def _track(
             "gate_reason": meta["gate"]["reason"],
         }
         mlflow.set_tags(tags)
-        if role == "evaluated":
+        if tuned is not None:
             mlflow.log_metrics(tracking.flat_metrics(metrics))
             for trial in tuned.trials.itertuples():
                 mlflow.log_metric(
                     "tuning.validation_log_loss", float(trial.value), step=int(trial.number)
                 )
-            mlflow.log_artifact(str(folder.parent / "tuning_trials.csv"))
+            mlflow.log_text(tuned.trials.to_csv(index=False), "tuning_trials.csv")
         else:
             mlflow.log_metrics(tracking.flat_metrics(metrics["production"], "production."))
-        example = frames["test"][list(meta["features"])].head(5)
-        version = tracking.log_model(
-            folder / "model.joblib", example, list(meta["categorical"]), params.model_name
-        )
+        version = tracking.log_model(model, meta["tiers"], example, params.model_name)
         tracking.tag_version(params.model_name, version, tags)
     return {
         "mlflow_run_id": run.info.run_id,

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from training.model import ChurnModel
+
 log = logging.getLogger(__name__)
 
 CHAMPION, CHALLENGER = "champion", "challenger"
+SERVED_MODEL = Path(__file__).with_name("served_model.py")  # the registered model's code
+SERVED_PACKAGES = ("mlflow", "lightgbm", "numpy", "pandas", "scipy")  # what it imports
 
 
 @dataclass(frozen=True)
@@ -69,24 +77,6 @@ def use_store(store: Path, experiment: str) -> None:
     mlflow.set_experiment(experiment)
 
 
-def _pyfunc_class() -> type:
-    import mlflow.pyfunc
-
-    class ChurnPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
-        """The saved `ChurnModel`; `predict` returns the churn probability (one column)."""
-
-        def load_context(self, context: Any) -> None:
-            import joblib
-
-            self.model = joblib.load(context.artifacts["model"])
-
-        def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
-            proba = self.model.predict_proba(model_input)[:, 1]
-            return pd.DataFrame({"probability": proba}, index=model_input.index)
-
-    return ChurnPyfunc
-
-
 def champion_auc(model_name: str, X: pd.DataFrame, y: np.ndarray) -> float | None:
     """The ROC AUC on these rows of the recipe that vouches for the champion, or None.
 
@@ -113,7 +103,11 @@ def champion_auc(model_name: str, X: pd.DataFrame, y: np.ndarray) -> float | Non
         log.warning("the champion needs features this export lacks %s; not compared", missing)
         return None
     text = [c.name for c in spec.inputs if c.type == DataType.string] if spec else []
-    proba = np.asarray(champion.predict(signature_frame(X, names, text))).reshape(len(X), -1)[:, -1]
+    served = champion.predict(signature_frame(X, names, text))
+    if isinstance(served, pd.DataFrame) and "probability" in served:
+        proba = served["probability"].to_numpy(dtype=float)
+    else:  # a version logged before the served model had a tier column
+        proba = np.asarray(served).reshape(len(X), -1)[:, -1]
     return float(roc_auc_score(y, proba))
 
 
@@ -137,26 +131,53 @@ def _signature(features: list[str], categorical: list[str]) -> Any:
     inputs = Schema(
         [ColSpec("string" if c in categorical else "double", c, required=False) for c in features]
     )
-    return ModelSignature(inputs, Schema([ColSpec("double", "probability")]))
+    outputs = Schema([ColSpec("double", "probability"), ColSpec("long", "tier")])
+    return ModelSignature(inputs, outputs)
 
 
-def log_model(
-    model_file: Path, example: pd.DataFrame, categorical: list[str], model_name: str
-) -> str:
-    """Log the pyfunc (signature, input example) inside the active run; register a version."""
+def served_requirements() -> list[str]:
+    """What loading a registered version needs: `served_model.py`'s imports, pinned as here."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in SERVED_PACKAGES]
+
+
+def log_model(model: ChurnModel, tiers: dict[str, Any], example: pd.DataFrame, name: str) -> str:
+    """Log the servable model inside the active run and register it as a version of `name`.
+
+    MLflow stores `served_model.py` as the model's code with two plain artifacts, LightGBM's
+    text model (`booster`) and a JSON document (`document`, from `training.portable`), rather
+    than a pickle of `ChurnModel`: unpickling that needs this project's code and the exact
+    scikit-learn and venn-abers it was fitted with, and cloudpickled code the same Python.
+    Loading needs only `SERVED_PACKAGES` (the pip requirements, pinned to the versions the
+    version was logged and checked with); the artifacts are about the size of the pickle.
+    The pickle stays the project's own format (`model.joblib` under the run's `churn/`):
+    SHAP reasons need the fitted `ChurnModel`. The signature names every feature (categories
+    as string, the rest as double, all optional: missing values are allowed) and returns
+    `probability` and `tier`; the input example is a few rows of the test weeks.
+    """
     import mlflow
 
-    features = list(example.columns)
-    signature = _signature(features, categorical)
-    example = signature_frame(example, features, categorical)
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=_pyfunc_class()(),
-        artifacts={"model": str(model_file)},
-        signature=signature,
-        input_example=example,
-        registered_model_name=model_name,
-    )
+    from training.portable import export_model
+
+    features, categorical = list(model.features), list(model.categorical)
+    booster, document = export_model(model, tiers)
+    with tempfile.TemporaryDirectory(prefix="churn-model-") as tmp:
+        parts = {"booster": Path(tmp) / "booster.txt", "document": Path(tmp) / "document.json"}
+        parts["booster"].write_text(booster)
+        parts["document"].write_text(json.dumps(document))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(SERVED_MODEL),
+            artifacts={key: str(path) for key, path in parts.items()},
+            signature=_signature(features, categorical),
+            input_example=signature_frame(example, features, categorical),
+            pip_requirements=served_requirements(),
+            # The model is not this uv project: a folder without uv.lock keeps MLflow from
+            # copying the project's lock in, which `--env-manager uv` would then `uv sync`.
+            uv_project_path=tmp,
+            registered_model_name=name,
+        )
     return str(info.registered_model_version)
 
 
@@ -211,38 +232,77 @@ def flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
     return flat
 
 
+def feature_table(snapshots: pd.DataFrame, path: Path, digest: str) -> Any:
+    """The feature table as an MLflow dataset: its file as source, its file digest as MLflow's.
+
+    MLflow keeps 36 characters of a digest, so the dataset carries the first 32 hex digits of
+    the SHA-256; the run's `features_digest` tag and `model.json` keep all of it.
+    """
+    return _dataset(snapshots, Path(path).stem, str(Path(path).resolve()), digest[:32])
+
+
+def _dataset(
+    frame: pd.DataFrame, name: str, source: str | None = None, digest: str | None = None
+) -> Any:
+    """Snapshot rows as an MLflow dataset (target `churned`); MLflow digests them if not given."""
+    from mlflow.data.pandas_dataset import from_pandas
+
+    with warnings.catch_warnings():
+        # MLflow registers its local-file source twice, and says it picked one of the two.
+        warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
+        # Its schema hint is about serving a model from a schema with integer columns; this
+        # schema only describes the rows (the served model has its own signature).
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer column")
+        dataset = from_pandas(
+            frame,
+            source=source,  # type: ignore[arg-type]  # None, its default: where the code ran
+            name=name,
+            targets="churned",
+            digest=digest,
+        )
+        dataset.schema  # noqa: B018  (inferred once, here, under the filters above)
+    return dataset
+
+
 def register_recalibrated(
-    model_dir: Path,
-    example: pd.DataFrame,
-    categorical: list[str],
-    model_name: str,
+    model: ChurnModel,
+    rows: pd.DataFrame,
+    meta: dict[str, Any],
     tags: dict[str, str],
     metrics: dict[str, Any],
     write_meta: Any,
+    model_dir: Path,
     artifact_path: str,
 ) -> tuple[str, str]:
     """Register a recalibrated model as a new version in its own run; make it the champion.
 
-    The run logs the pyfunc and `model_dir` under `artifact_path` (where the scorer fetches a
-    champion's files); `write_meta(run_id, version)` writes `model.json` into `model_dir` once
-    both are known. The run and the version carry `tags` (the lineage). Returns
-    (run id, version).
+    The run ("monitor recalibration of v2 on 2026-10-05..2026-11-23") has the rows the
+    calibrator was refitted on as its input, logs the servable model (tier cut points from
+    `meta`) and `model_dir` under `artifact_path` (where the scorer fetches a champion's
+    files); `write_meta(run_id, version)` writes `model.json` into `model_dir` once both are
+    known. The run and the version carry `tags` (the lineage). Returns (run id, version).
     """
     import mlflow
     from mlflow import MlflowClient
 
-    run_name = f"recalibrate v{tags.get('recalibrated_from', '?')}"
+    name = meta.get("model_name", "churn-risk")
+    run_name = (
+        f"monitor recalibration of v{tags.get('recalibrated_from', '?')}"
+        f" on {tags.get('calibrated_on', '?')}"
+    )
     with mlflow.start_run(run_name=run_name) as run:
+        mlflow.log_input(_dataset(rows, "recalibration_weeks"), context="training")
         mlflow.set_tags(tags | {"role": "recalibrated"})
         mlflow.log_metrics(flat_metrics(metrics))
-        version = log_model(Path(model_dir) / "model.joblib", example, categorical, model_name)
+        example = rows[list(model.features)].head(5)
+        version = log_model(model, meta["tiers"], example, name)
         write_meta(run.info.run_id, version)
         mlflow.log_artifacts(str(model_dir), artifact_path)
     client = MlflowClient()
     for key, value in (tags | {"role": "recalibrated"}).items():
-        client.set_model_version_tag(model_name, version, key, value)
-    client.set_registered_model_alias(model_name, CHAMPION, version)
-    log.info("model %s version %s -> %s (recalibrated)", model_name, version, CHAMPION)
+        client.set_model_version_tag(name, version, key, value)
+    client.set_registered_model_alias(name, CHAMPION, version)
+    log.info("model %s version %s -> %s (recalibrated)", name, version, CHAMPION)
     return run.info.run_id, version
 
 

@@ -8,6 +8,7 @@ recalibrated model on later weeks it never saw.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -186,3 +187,26 @@ def test_report_renders_with_and_without_the_monitor(run, tmp_path):
     assert "Retrain recommended" in page
     flagged = run["on"]["drift"]["features"]["flagged"]
     assert flagged[0]["name"] in page
+
+
+def test_recalibrated_version_serves_its_calibrator_and_names_its_run(run, shifted_world):
+    import mlflow
+    from mlflow import MlflowClient
+
+    from serving.models import load_scoring_model
+    from training.tracking import signature_frame
+
+    new, meta = load_scoring_model(run["root"] / "train", run["mlflow_dir"], "churn-risk")
+    rows = _labeled(shifted_world.held_out_features).tail(300)
+    served = mlflow.pyfunc.load_model("models:/churn-risk@champion").predict(
+        signature_frame(rows, meta["features"], meta["categorical"])
+    )
+    np.testing.assert_array_equal(served["probability"], new.predict_proba(rows)[:, 1])
+    mlflow_run = MlflowClient().get_run(meta["mlflow_run_id"])
+    first, last = run["on"]["calibration"]["weeks"]
+    assert mlflow_run.info.run_name == f"monitor recalibration of v2 on {first}..{last}"
+    (used,) = mlflow_run.inputs.dataset_inputs
+    assert used.dataset.name == "recalibration_weeks"
+    labeled = _labeled(shifted_world.monitor_features)
+    weeks = labeled["as_of"].between(dt.date.fromisoformat(first), dt.date.fromisoformat(last))
+    assert json.loads(used.dataset.profile)["num_rows"] == int(weeks.sum())

@@ -1,3 +1,5 @@
+import json
+
 import joblib
 import mlflow
 import numpy as np
@@ -20,10 +22,31 @@ def test_model_round_trips_through_mlflow(trained):
     from training.tracking import signature_frame
 
     served = loaded.predict(signature_frame(snapshots, meta["features"], meta["categorical"]))
-    assert list(served.columns) == ["probability"]
+    assert list(served.columns) == ["probability", "tier"]
     np.testing.assert_allclose(
         served["probability"], model.predict_proba(snapshots)[:, 1], rtol=1e-9
     )
+
+
+def test_train_runs_say_what_ran_and_take_the_feature_table_as_input(trained):
+    from mlflow import MlflowClient
+
+    from training.tracking import use_store
+
+    root = trained["root"]
+    use_store(root / "mlflow", trained["params"].experiment)
+    client = MlflowClient()
+    for folder, role in (("model", "evaluated"), ("production", "production")):
+        meta = read_json(root / "train" / folder / "model.json")
+        run = client.get_run(meta["mlflow_run_id"])
+        assert run.info.run_name == f"train {role}, data through {meta['data_through']}"
+        (dataset_input,) = run.inputs.dataset_inputs
+        dataset = dataset_input.dataset
+        assert dataset.name == "snapshots" and dataset.digest == meta["features_digest"][:32]
+        source = json.loads(dataset.source)
+        assert source["uri"] == str((root / "features" / "snapshots.parquet").resolve())
+        assert {t.key: t.value for t in dataset_input.tags}["mlflow.data.context"] == "training"
+        assert json.loads(dataset.profile)["num_rows"] == len(pd.read_parquet(source["uri"]))
 
 
 def test_train_writes_model_metadata_and_calibration_rows(trained):
