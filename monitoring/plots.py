@@ -18,7 +18,7 @@ STYLE: dict[str, dict[str, Any]] = {
 }
 
 
-def expected_vs_realized(weeks: pd.DataFrame) -> Any:
+def expected_vs_realized(weeks: pd.DataFrame, horizon_days: int = 90) -> Any:
     """Expected (mean predicted) and realized churn rate per week, by list source."""
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
     for source, style in STYLE.items():
@@ -47,7 +47,7 @@ def expected_vs_realized(weeks: pd.DataFrame) -> Any:
                 edgecolors="#c0392b",
                 label="in-sample (not judged)",
             )
-    ax.set_ylabel("90-day churn rate")
+    ax.set_ylabel(f"{horizon_days}-day churn rate")
     ax.set_title("Expected vs realized churn by scored week", fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     handles, labels = ax.get_legend_handles_labels()
@@ -57,7 +57,9 @@ def expected_vs_realized(weeks: pd.DataFrame) -> Any:
     return fig
 
 
-def calibration_weeks(by_week: pd.DataFrame, recalibrated: pd.DataFrame | None) -> Any:
+def calibration_weeks(
+    by_week: pd.DataFrame, recalibrated: pd.DataFrame | None, horizon_days: int = 90
+) -> Any:
     """The champion re-scoring the labeled weeks after its training: predicted vs realized."""
     fig, ax = plt.subplots(figsize=(7.5, 3.2))
     dates = pd.to_datetime(by_week["as_of"])
@@ -71,7 +73,7 @@ def calibration_weeks(by_week: pd.DataFrame, recalibrated: pd.DataFrame | None) 
             color="#27ae60",
             label="recalibrated: predicted",
         )
-    ax.set_ylabel("90-day churn rate")
+    ax.set_ylabel(f"{horizon_days}-day churn rate")
     ax.set_title("Calibration on labeled weeks the trees never saw", fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(fontsize=7, frameon=False)

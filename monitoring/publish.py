@@ -49,7 +49,8 @@ def publish(
     weeks.to_csv(tmp / "weeks.csv", index=False)
     cal.by_week.to_csv(tmp / "calibration.csv", index=False)
     drift_table.to_csv(tmp / "drift.csv", index=False)
-    figures = {"expected_vs_realized": plots.expected_vs_realized(weeks)}
+    horizon = int(meta.get("horizon_days", 90))
+    figures = {"expected_vs_realized": plots.expected_vs_realized(weeks, horizon)}
     if len(cal.by_week):
         recal = cal.by_week.get("recalibrated_predicted")
         after = None
@@ -57,7 +58,7 @@ def publish(
             after = cal.by_week.dropna(subset=["recalibrated_predicted"]).rename(
                 columns={"recalibrated_predicted": "mean_predicted"}
             )
-        figures["calibration"] = plots.calibration_weeks(cal.by_week, after)
+        figures["calibration"] = plots.calibration_weeks(cal.by_week, after, horizon)
     if len(drift_table):
         figures["feature_psi"] = plots.feature_psi(drift_table, params.max_psi)
     _save_figures(figures, tmp / "plots")

@@ -263,7 +263,7 @@ def who_was_right(dis: pd.DataFrame) -> dict[str, Any]:
 
 
 def figures(
-    summary: dict[str, Any], by_age: pd.DataFrame, managers: pd.DataFrame
+    summary: dict[str, Any], by_age: pd.DataFrame, managers: pd.DataFrame, horizon_days: int = 90
 ) -> dict[str, Figure]:
     """Heat-map of tier x rating, churn per level, rating quality by age, per manager."""
     figs: dict[str, Figure] = {}
@@ -299,7 +299,7 @@ def figures(
     ax.bar(x + width / 2, np.array(ratings) * 100, width, label="manager rating")
     ax.set_xticks(x, [str(v) for v in LEVELS])
     ax.set_xlabel("Level (1 = highest risk)")
-    ax.set_ylabel("Churned within 90 days (%)")
+    ax.set_ylabel(f"Churned within {horizon_days} days (%)")
     ax.set_title("Churn by model tier and by manager rating")
     ax.legend()
     fig.tight_layout()

@@ -420,7 +420,8 @@ def evaluate(
         for name, frame in dvc_plot_frames(data).items():
             frame.to_csv(tmp / "plots" / f"{name}.csv", index=False)
         replay.to_csv(tmp / "backtest.csv", index=False)
-        _save_figures(figures(data) | {"backtest": backtest_figure(replay)}, tmp / "plots")
+        replayed = backtest_figure(replay, meta["horizon_days"])
+        _save_figures(figures(data) | {"backtest": replayed}, tmp / "plots")
         _track_evaluation(
             meta, metrics, tmp / "plots", mlflow_dir or Path(out_dir).parent / "mlflow"
         )
@@ -695,7 +696,8 @@ def compare(
         write_parquet(dis, tmp / "disagreements.parquet")
         write_parquet(managers, tmp / "per_manager.parquet")
         by_age.to_csv(tmp / "plots" / "by_rating_age.csv", index=False)
-        _save_figures(cmp.figures(summary["agreement"], by_age, managers), tmp / "plots")
+        figs = cmp.figures(summary["agreement"], by_age, managers, meta["horizon_days"])
+        _save_figures(figs, tmp / "plots")
         _log_to_run(meta, mlflow_dir or Path(out_dir).parent / "mlflow", tmp, "compare")
     a = summary["agreement"]
     log.info(
