@@ -44,8 +44,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api import drive, free_port, request  # noqa: E402  (the shared load generator)
 
+from serving.api import LOADING  # noqa: E402
+
 READ, ADMIN = "bench-read-key", "bench-admin-key"
-LOADING = "loading scores and model"  # /readyz's reason while the first load runs
 
 
 def call(port: int, path: str, method: str = "GET", key: str = READ) -> tuple[int, dict]:

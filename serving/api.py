@@ -36,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving.bundle import Loaded, LoadError, identity, load
-from serving.guard import ADMIN, Guard, Keys, key_files, load_keys
+from serving.guard import Guard, Keys, key_files, load_keys
 from serving.settings import Settings
 from serving.skew import SkewCheck
 
@@ -218,6 +218,9 @@ class ApiError(Exception):
 
 
 # ---------------------------------------------------------------- what the service holds
+LOADING = "loading scores and model"  # /readyz's reason while the first load runs
+
+
 @dataclass
 class Service:
     """The keys, the bundle in service, and why it is not ready (None when it is)."""
@@ -225,7 +228,7 @@ class Service:
     settings: Settings
     keys: Keys
     loaded: Loaded | None = None
-    problem: str | None = "loading scores and model"  # why nothing is loaded yet
+    problem: str | None = LOADING  # why nothing is loaded yet
     last_failure: str | None = None  # the last reload's failure, while an older bundle serves
     attempted: tuple[Any, ...] | None = None  # what the last reload tried to load
     last_admin_reload: float = -math.inf  # time.monotonic() of the last admin reload
@@ -447,14 +450,13 @@ def create_app(settings: Settings | None = None, *, preload: Loaded | None = Non
         tags=["admin"],
         responses={429: {"model": Error, "description": "Within CHURN_RELOAD_MIN_SECONDS"}},
     )
-    async def reload(role: Annotated[str, Depends(_caller)]) -> Any:
+    async def reload() -> Any:
         """Load the newest scores and model and swap them in (admin key; no request fails).
 
-        At most one reload per CHURN_RELOAD_MIN_SECONDS (429 with Retry-After otherwise).
-        When scores or model cannot be loaded the old ones keep serving: 503 `reload_failed`.
+        The guard lets only admin keys reach /v1/admin (403 otherwise). At most one reload
+        per CHURN_RELOAD_MIN_SECONDS (429 with Retry-After otherwise). When scores or model
+        cannot be loaded the old ones keep serving: 503 `reload_failed`.
         """
-        if role != ADMIN:
-            raise ApiError(403, "forbidden", "this route needs an admin key (CHURN_ADMIN_KEYS)")
         wait = service.last_admin_reload + settings.reload_min_seconds - time.monotonic()
         if wait > 0:
             return _error_response(

@@ -151,7 +151,8 @@ def _model(settings: Settings, scored_by: dict[str, Any]) -> tuple[Any, dict[str
             )
         return model, meta
     run = scored_by.get("mlflow_run_id")
-    if run and run != _champion_run(settings):
+    champion = _champion_run(settings)
+    if run and run != champion:
         log.warning(
             "the champion has not scored a week yet; serving version %s, which scored this one",
             scored_by.get("version"),
@@ -165,7 +166,7 @@ def _model(settings: Settings, scored_by: dict[str, Any]) -> tuple[Any, dict[str
             ) from None
         return model, meta | {"alias": None}
     local = settings.train_dir / "production" / "model.json"
-    if run is None and _champion_run(settings) is None and not local.exists():
+    if run is None and champion is None and not local.exists():
         raise LoadError("no champion registered and no production model in CHURN_TRAIN_DIR")
     return load_scoring_model(settings.train_dir, settings.mlflow_dir, MODEL_NAME)
 

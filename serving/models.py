@@ -36,15 +36,8 @@ def load_scoring_model(
         model, meta = load_model(local)
         promoted = meta.get("gate", {}).get("promoted")
         return model, meta | {"alias": "champion" if promoted else "challenger"}
-    if (local / "model.json").exists():
-        model, meta = load_model(local)
-        if meta.get("mlflow_run_id") == version.run_id:
-            return model, meta | {"alias": "champion"}
-    import mlflow
-
-    folder = mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path=ARTIFACT_PATH)
     log.info("champion %s version %s from run %s", model_name, version.version, version.run_id)
-    model, meta = load_model(Path(folder))
+    model, meta = load_run_model(train_dir, mlflow_dir, version.run_id)
     return model, meta | {"alias": "champion"}
 
 
