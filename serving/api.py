@@ -36,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving.bundle import Loaded, LoadError, identity, load
-from serving.guard import Guard, Keys, key_files, load_keys
+from serving.guard import Guard, Keys, error_body, key_files, load_keys
 from serving.settings import Settings
 from serving.skew import SkewCheck
 
@@ -509,10 +509,9 @@ def _error_response(
     headers: dict | None = None,
     details: list[dict[str, str]] | None = None,
 ) -> JSONResponse:
-    error: dict[str, Any] = {"code": code, "message": message, "request_id": rid}
-    if details is not None:
-        error["details"] = details
-    return JSONResponse({"error": error}, status_code=status, headers=headers)
+    return JSONResponse(
+        error_body(code, message, rid, details), status_code=status, headers=headers
+    )
 
 
 def _error(

@@ -227,8 +227,18 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return inner
 
 
+def error_body(
+    code: str, message: str, rid: str | None, details: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """Every error answer's JSON: {"error": {"code", "message", "request_id"[, "details"]}}."""
+    error: dict[str, Any] = {"code": code, "message": message, "request_id": rid}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
 async def _reply(send: Send, status: int, code: str, message: str, rid: str) -> None:
-    body = orjson.dumps({"error": {"code": code, "message": message, "request_id": rid}})
+    body = orjson.dumps(error_body(code, message, rid))
     await send(
         {
             "type": "http.response.start",
