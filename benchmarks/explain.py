@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
-from training.explain import explain_batches, reason_frame
-from training.stages import load_model
+from evaluation.explain import explain_batches, reason_frame
+from training.bundle import load_model
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from data.params import load_section, read_params
+from features.snapshots import read_features
 from training.calibration import fit_calibrator
 from training.frames import feature_lists, full_windows_from, labeled, split_frames
 from training.metrics import score
@@ -25,7 +26,6 @@ from training.model import BoostedTrees, ChurnModel
 from training.params import EvaluateParams, TrainParams
 from training.production import Recipe
 from training.splits import make_splits
-from training.stages import read_features
 
 
 def main() -> None:

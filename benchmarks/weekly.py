@@ -26,11 +26,12 @@ import pandas as pd
 
 from data.io import read_json
 from data.params import load_section, read_params
+from features.snapshots import read_features
 from serving.models import load_scoring_model
 from serving.params import ScoreParams
+from training.bundle import load_model
 from training.metrics import riskiest_first, truth_agreement
 from training.params import EvaluateParams
-from training.stages import load_model, read_features
 
 SCORED_WEEKS = 13
 RATING_SEED = 0

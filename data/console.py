@@ -30,6 +30,12 @@ def out_option(stage: str) -> Any:
     return typer.Option(Path(f"outputs/{stage}"), "--out", help="Output folder.")
 
 
+# `--mlflow`: the MLflow store a stage tracks runs and registers models in.
+MLFLOW_OPTION = typer.Option(
+    Path("outputs/mlflow"), "--mlflow", help="MLflow store (runs and model registry)."
+)
+
+
 VERBOSE_ENV = "CHURN_VERBOSE"  # set by `churn --verbose`, or by hand for `dvc repro`
 # The stages in pipeline order: a missing input under outputs/<stage>/ names the one to run.
 STAGES = (

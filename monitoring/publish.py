@@ -42,8 +42,8 @@ def publish(
     mlflow_dir: Path,
 ) -> None:
     """Everything the stage writes into `tmp` (the folder that becomes `outputs/monitor`)."""
+    from evaluation.stages.common import save_figures
     from monitoring import plots
-    from training.stages import _save_figures
 
     (tmp / "plots").mkdir()
     weeks.to_csv(tmp / "weeks.csv", index=False)
@@ -61,7 +61,7 @@ def publish(
         figures["calibration"] = plots.calibration_weeks(cal.by_week, after, horizon)
     if len(drift_table):
         figures["feature_psi"] = plots.feature_psi(drift_table, params.max_psi)
-    _save_figures(figures, tmp / "plots")
+    save_figures(figures, tmp / "plots")
     tracked = bool(meta.get("mlflow_run_id")) and (
         (mlflow_dir / "mlflow.db").exists() or bool(os.environ.get("MLFLOW_TRACKING_URI"))
     )

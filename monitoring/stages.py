@@ -125,12 +125,12 @@ def monitor(
     mlflow_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Realized figures, drift, calibration (and its refit), and a retrain recommendation."""
+    from features.snapshots import read_features
     from monitoring.checks import calibration_check, drift_check, verdict
     from monitoring.publish import publish
     from serving.models import load_scoring_model
     from serving.stages import _model_name
     from training.frames import labeled
-    from training.stages import read_features
 
     snapshots, manifest, _ = read_features(features_dir)
     out_dir = Path(out_dir)

@@ -9,9 +9,9 @@ import json
 import pandas as pd
 from IPython.display import Image, display
 
+from evaluation.explain import explain, reason_frame, shap_explanation
 from serving.workspace import open_outputs
-from training.explain import explain, reason_frame, shap_explanation
-from training.stages import load_model
+from training.bundle import load_model
 
 OUT = open_outputs()
 metrics = json.loads((OUT / "evaluate" / "metrics.json").read_text())

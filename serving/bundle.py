@@ -141,7 +141,7 @@ def _model(settings: Settings, scored_by: dict[str, Any]) -> tuple[Any, dict[str
         folder = Path(settings.model)
         if not (folder / "model.json").exists() or not (folder / "model.joblib").exists():
             raise LoadError("the CHURN_MODEL folder lacks model.joblib or model.json")
-        from training.stages import load_model
+        from training.bundle import load_model
 
         model, meta = load_model(folder)
         if _disagree(scored_by.get("version"), meta.get("model_version")):

@@ -87,6 +87,6 @@ def reliability_chart(reliability: pd.DataFrame) -> str:
 
 def backtest_chart(backtest: pd.DataFrame, horizon_days: int) -> str:
     """The replayed meetings' precision by week (drawn by the training package)."""
-    from training.backtest import backtest_figure
+    from evaluation.backtest import backtest_figure
 
     return _png(backtest_figure(backtest, horizon_days))

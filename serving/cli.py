@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 import data.cli
+import evaluation.cli
 import features.cli
 import monitoring.cli
 import training.cli
@@ -62,6 +63,7 @@ def main(
 data.cli.register(app)
 features.cli.register(app)
 training.cli.register(app)
+evaluation.cli.register(app)
 monitoring.cli.register(app)
 
 AS_OF_OPTION = typer.Option(

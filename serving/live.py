@@ -5,7 +5,7 @@ a row (a mapping of feature -> value) becomes the float vector LightGBM saw in t
 (category levels -> their training codes, missing -> NaN; an unseen level or a number far
 outside the training range is refused by name), and the booster, TreeSHAP
 and the calibrator run on it directly. Tests check it equals `ChurnModel.predict_proba` and
-`training.explain.explain`.
+`evaluation.explain.explain`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from evaluation.reasons import quotable, sentence
 from training.calibration import apply_calibrator
 from training.model import EPS, ChurnModel
 from training.profile import PROFILE_KEY
-from training.reasons import quotable, sentence
 from training.tiers import assign_tiers
 
 NUMERIC = {"float", "int"}

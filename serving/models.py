@@ -25,7 +25,7 @@ def load_scoring_model(
     from its MLflow run. Without any champion the local one is used, with a warning, so a
     first run still scores.
     """
-    from training.stages import PRODUCTION, load_model
+    from training.bundle import PRODUCTION, load_model
 
     local = Path(train_dir) / PRODUCTION
     if source == "train":
@@ -45,7 +45,7 @@ def load_run_model(
     train_dir: Path, mlflow_dir: Path, run_id: str
 ) -> tuple[ChurnModel, dict[str, Any]]:
     """The model an MLflow run logged: a local copy when `train_dir` holds it, else fetched."""
-    from training.stages import PRODUCTION, load_model
+    from training.bundle import PRODUCTION, load_model
 
     for local in (Path(train_dir) / PRODUCTION, Path(train_dir) / "model"):
         if (local / "model.json").exists():

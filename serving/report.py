@@ -15,12 +15,12 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from evaluation.backtest import list_label
+from evaluation.compare import QUIET_DAYS, STALE_DAYS
 from serving import charts
 from serving.glossary import glossary
 from serving.params import ReportParams, ScoreParams
 from serving.skew import SkewCheck
-from training.backtest import list_label
-from training.compare import QUIET_DAYS, STALE_DAYS
 
 HEALTH_METRICS = ("roc_auc", "brier", "ece", "top_decile_lift", "top_decile_churned_mrr_share")
 HEALTH_RANKINGS = {

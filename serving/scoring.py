@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from training.explain import Explanation, explain_batches, reason_frame
+from evaluation.explain import Explanation, explain_batches, reason_frame
+from evaluation.reasons import quotable, sentence
 from training.model import ChurnModel
-from training.reasons import quotable, sentence
 from training.tiers import assign_tiers
 
 # snapshot column -> score column, copied as they are (missing columns stay empty)

@@ -53,9 +53,9 @@ def score(
 ) -> dict[str, Any]:
     """Score every account active on `as_of` (default: the latest snapshot) with the champion."""
     from data.console import progress
+    from features.snapshots import read_features
     from serving.models import load_scoring_model
     from serving.scoring import csv_frame, score_week, week_summary
-    from training.stages import read_features
 
     snapshots, manifest, _ = read_features(features_dir)
     dates = sorted(snapshots["as_of"].unique())

@@ -64,12 +64,16 @@ def run_small_world(out: Path, accounts: int, seed: int) -> None:
     """Every stage up to `score`, with quick training settings, into `out`."""
     from data.params import BaseParams, ValidateParams
     from data.stages import generate, validate
+    from evaluation.params import CompareParams, ExplainParams
+    from evaluation.stages.compare import compare
+    from evaluation.stages.evaluate import evaluate
+    from evaluation.stages.explain import explain
     from features.params import FeaturesParams
     from features.stages import features
     from serving.params import ScoreParams
     from serving.stages import score
-    from training.params import CompareParams, EvaluateParams, ExplainParams, TrainParams
-    from training.stages import compare, evaluate, explain, train
+    from training.params import EvaluateParams, TrainParams
+    from training.stages import train
 
     logging.getLogger().setLevel(logging.WARNING)
     out = Path(out)

@@ -24,9 +24,9 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("data", "features", "training", "serving", "monitoring")
 ELSEWHERE = ("tests", "benchmarks", "notebooks")
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+PACKAGES = tuple(PYPROJECT["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"])
 
 # The platforms the lock promises, and how recent a system their wheels may ask for.
 PLATFORMS = {

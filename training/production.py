@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from training.calibration import apply_calibrator, fit_on_scores, rebind
+from training.frames import CONTEXT_COLUMNS, full_windows_from, trainable_from
+from training.metrics import score
 from training.model import EPS, BoostedTrees, ChurnModel
 from training.splits import MIN_WEEKS, Period
 
@@ -149,3 +151,33 @@ def fit_production(
 def _bound_probability(calibrator: Any, raw: np.ndarray) -> np.ndarray:
     """The calibrated probability of out-of-time scores (what the calibrator learned from)."""
     return np.clip(apply_calibrator(calibrator, raw), EPS, 1 - EPS)
+
+
+def calibration_rows(oof: pd.DataFrame, rating_feature: str) -> pd.DataFrame:
+    """The production calibrator's rows: out-of-time raw score, calibrated probability."""
+    out = oof[["account_id", "as_of", "churned", "probability", "raw_score"]].copy()
+    rating = oof[rating_feature] if rating_feature in oof else pd.Series(pd.NA, oof.index)
+    out["manager_rating"] = rating.astype("Float64")
+    for column in CONTEXT_COLUMNS:
+        out[column] = oof[column]
+    return out.reset_index(drop=True)
+
+
+def production_rows(rows: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
+    """Every labeled row the production model learns from (whole feature windows only)."""
+    dates = rows["as_of"]
+    start = trainable_from(dates, dates.min(), full_windows_from(manifest), dates.max())
+    return rows[dates >= start]
+
+
+def production_metrics(production: Production, bins: int) -> dict[str, Any]:
+    """What the production fit used, and its calibrator's fit on the out-of-time rows."""
+    oof = production.calibration
+    return {
+        "data_through": production.data_through.isoformat(),
+        "fitted_from": production.fitted_from.isoformat(),
+        "rows": production.rows,
+        "rounds": production.model.trees_.best_iteration_,
+        "calibration_blocks": [[str(b.start), str(b.end)] for b in production.blocks],
+        "calibration_out_of_time": score(oof["churned"], oof["probability"], oof["mrr"], bins),
+    }

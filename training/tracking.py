@@ -7,6 +7,7 @@ import logging
 import os
 import tempfile
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -350,3 +351,30 @@ def log_monitor_run(
                     mlflow.log_metric(name, float(value), step=int(step))
         mlflow.log_artifacts(str(folder), "monitor")
     return str(run.info.run_id)
+
+
+def attach_to_run(
+    meta: Mapping[str, Any],
+    mlflow_dir: Path,
+    files: Mapping[Path, str],
+    metrics: Mapping[str, Any] | None = None,
+    prefix: str = "",
+) -> None:
+    """Attach a stage's files and figures to the MLflow run that trained the model.
+
+    `files` maps a folder or file to its artifact path; `metrics` are logged flattened under
+    `prefix`. A model without a run (an old or hand-made one) is left alone.
+    """
+    import mlflow
+
+    if not meta.get("mlflow_run_id"):
+        return
+    use_store(Path(mlflow_dir), meta.get("experiment", "churn-risk"))
+    with mlflow.start_run(run_id=meta["mlflow_run_id"]):
+        if metrics is not None:
+            mlflow.log_metrics(flat_metrics(dict(metrics), prefix))
+        for path, artifact_path in files.items():
+            if path.is_dir():
+                mlflow.log_artifacts(str(path), artifact_path)
+            elif path.exists():
+                mlflow.log_artifact(str(path), artifact_path)

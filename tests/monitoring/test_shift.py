@@ -25,8 +25,8 @@ RECALIBRATION_WEEKS = 20  # weeks of the shifted rate: a small world's renewal s
 
 
 def _labeled(features_dir: Path) -> pd.DataFrame:
+    from features.snapshots import read_features
     from training.frames import labeled
-    from training.stages import read_features
 
     snapshots, manifest, _ = read_features(features_dir)
     return labeled(snapshots, manifest)
@@ -36,7 +36,8 @@ def _labeled(features_dir: Path) -> pd.DataFrame:
 def run(shifted_world):
     from serving.params import ScoreParams
     from serving.stages import score
-    from training.stages import load_model, train
+    from training.bundle import load_model
+    from training.stages import train
 
     w, root = shifted_world, shifted_world.root
     mlflow_dir, base = root / "mlflow", BaseParams()

@@ -39,8 +39,12 @@ def featured(validated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def model_stages(featured: Path, root: Path) -> Path:
     """train, evaluate, explain and compare on `featured`, everything under `root`."""
-    from training.params import CompareParams, EvaluateParams, ExplainParams, TrainParams
-    from training.stages import compare, evaluate, explain, train
+    from evaluation.params import CompareParams, ExplainParams
+    from evaluation.stages.compare import compare
+    from evaluation.stages.evaluate import evaluate
+    from evaluation.stages.explain import explain
+    from training.params import EvaluateParams, TrainParams
+    from training.stages import train
 
     quick = TrainParams(tuning_minutes=0, n_trials=0, n_estimators=300, min_child_samples=20)
     mlflow_dir = root / "mlflow"

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from data.params import BaseParams
+from evaluation.explain import explain, reason_frame
 from serving.api import create_app
 from serving.bundle import load
 from serving.guard import Guard, Keys
@@ -23,8 +24,7 @@ from serving.live import LivePredictor
 from serving.params import ScoreParams
 from serving.settings import Settings
 from serving.stages import score
-from training.explain import explain, reason_frame
-from training.stages import load_model
+from training.bundle import load_model
 
 KEY = "test-key-123"
 HEADERS = {"X-API-Key": KEY}

@@ -24,7 +24,7 @@ import pytest
 
 from serving.api import create_app
 from serving.settings import Settings
-from training.stages import load_model
+from training.bundle import load_model
 
 READ = {"X-API-Key": "test-key-123"}
 ADMIN = {"X-API-Key": "admin-key-456"}

@@ -76,7 +76,7 @@ def test_the_csv_opens_in_pandas_with_the_documented_columns(scored):
 
 
 def test_a_replayed_week_equals_the_models_predictions_of_that_week(featured, modeled):
-    from training.stages import load_model
+    from training.bundle import load_model
     from training.tiers import assign_tiers
 
     preds = pd.read_parquet(modeled / "evaluate" / "predictions.parquet")

@@ -18,9 +18,9 @@ from serving.bundle import load
 from serving.params import ReportParams, ScoreParams
 from serving.settings import Settings
 from serving.stages import report, score
+from training.bundle import load_model
 from training.frames import full_windows_from
 from training.profile import PROFILE_KEY, saved_profile
-from training.stages import load_model
 
 TRAIN = ScoreParams(model="train")
 KEY = "skew-test-key"

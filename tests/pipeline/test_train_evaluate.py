@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from data.params import BaseParams
+from evaluation.stages.evaluate import evaluate
 from training.params import EvaluateParams, TrainParams
-from training.stages import evaluate, train
+from training.stages import train
 
 QUICK = TrainParams(tuning_minutes=0, n_trials=0, n_estimators=300, min_child_samples=20)
 

@@ -13,11 +13,12 @@ from mlflow import MlflowClient
 from data.io import read_json
 from data.params import BaseParams, ValidateParams
 from data.stages import generate, validate
+from evaluation.params import BacktestParams
+from evaluation.stages.backtest import backtest
 from features.params import FeaturesParams
 from features.stages import features
 from training import tracking
-from training.params import BacktestParams, EvaluateParams, TrainParams
-from training.stages import backtest
+from training.params import EvaluateParams, TrainParams
 
 from .conftest import model_stages
 

@@ -9,11 +9,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from evaluation.compare import QUIET_DAYS, STALE_DAYS
 from serving.glossary import GLOSSARY
 from serving.params import ReportParams
 from serving.report import HEALTH_METRICS, render
 from serving.scoring import COLUMNS, week_summary
-from training.compare import QUIET_DAYS, STALE_DAYS
 
 VOID = {"meta", "img", "br", "hr", "input", "link"}
 

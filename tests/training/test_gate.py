@@ -23,7 +23,12 @@ def test_second_run_failing_the_gate_becomes_challenger(trained):
     first = trained["metrics"]["gate"]
     strict = trained["params"].model_copy(update={"gate_max_ece": 0.0})
     metrics = train(
-        root / "features", root / "train2", trained["base"], strict, trained["evaluate"]
+        root / "features",
+        root / "train2",
+        trained["base"],
+        strict,
+        trained["evaluate"],
+        root / "mlflow",
     )
     assert first["promoted"] and first["champion_auc"] is None
     assert not metrics["gate"]["promoted"]

@@ -1,4 +1,7 @@
-"""Fixtures for the training tests: a synthetic Interface-B snapshots frame and manifest."""
+"""Shared fixtures: a synthetic Interface-B snapshots frame and manifest, and a model on it.
+
+The training and evaluation tests use them (tests/training, tests/evaluation).
+"""
 
 from __future__ import annotations
 
@@ -109,7 +112,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory, snapshots, manifest) -> di
     """One train + evaluate run on the synthetic snapshots (MLflow in a temp folder)."""
     import os
 
-    from training.stages import evaluate, train
+    from evaluation.stages.evaluate import evaluate
+    from training.stages import train
 
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     root = tmp_path_factory.mktemp("run")
@@ -128,8 +132,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory, snapshots, manifest) -> di
         calibration_folds=3,
     )
     evaluation = EvaluateParams(test_weeks=8)
-    metrics = train(root / "features", root / "train", base, params, evaluation)
-    eval_metrics = evaluate(root / "features", root / "train", root / "evaluate", base, evaluation)
+    metrics = train(root / "features", root / "train", base, params, evaluation, root / "mlflow")
+    eval_metrics = evaluate(
+        root / "features", root / "train", root / "evaluate", base, evaluation, root / "mlflow"
+    )
     return {
         "root": root,
         "metrics": metrics,
@@ -143,10 +149,17 @@ def trained(tmp_path_factory: pytest.TempPathFactory, snapshots, manifest) -> di
 @pytest.fixture(scope="session")
 def explained(trained) -> dict[str, Any]:
     """`explain` run on the trained fixture."""
-    from training.params import ExplainParams
-    from training.stages import explain
+    from evaluation.params import ExplainParams
+    from evaluation.stages.explain import explain
 
     root = trained["root"]
     params = ExplainParams(plot_rows=500, dependence_plots=2, batch_rows=700)
-    summary = explain(root / "features", root / "train", root / "explain", trained["base"], params)
+    summary = explain(
+        root / "features",
+        root / "train",
+        root / "explain",
+        trained["base"],
+        params,
+        root / "mlflow",
+    )
     return trained | {"explain": summary}

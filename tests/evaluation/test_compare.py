@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import cohen_kappa_score
 
-from training import compare as cmp
+from evaluation import compare as cmp
 
 WEEKS = [dt.date(2026, 1, 5) + dt.timedelta(weeks=i) for i in range(4)]
 

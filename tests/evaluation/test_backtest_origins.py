@@ -5,9 +5,9 @@ import datetime as dt
 import pandas as pd
 
 from data.io import read_json
-from training.backtest import origins
+from evaluation.backtest import origins
+from evaluation.params import BacktestParams
 from training.frames import label_wait_days
-from training.params import BacktestParams
 
 
 def test_origins_step_back_from_the_last_week_that_can_still_be_judged():
@@ -21,7 +21,7 @@ def test_origins_step_back_from_the_last_week_that_can_still_be_judged():
 def test_backtest_stage_judges_each_origin_on_weeks_it_never_learned_from(
     trained, manifest, tmp_path
 ):
-    from training.stages import backtest
+    from evaluation.stages.backtest import backtest
 
     root = trained["root"]
     params = BacktestParams(span_weeks=20, every_weeks=4, scored_weeks=4, call_list=10)

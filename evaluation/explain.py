@@ -166,7 +166,7 @@ def reason_frame(
     of sentences), drivers_up, drivers_down (the features behind them, same order), and
     contributions_up, contributions_down (their probability points).
     """
-    from training.reasons import quotable, sentence
+    from evaluation.reasons import quotable, sentence
 
     entries = {f["name"]: f for f in manifest["features"]}
     needed = set(explanation.features) | {

@@ -9,23 +9,21 @@ import pandas as pd
 import pytest
 
 from data.io import read_json
+from evaluation.explain import Explanation, calibrated, explain, reason_frame, top_drivers
+from evaluation.reasons import MISSING, PHRASES, quotable, sentence
 from training.calibration import fit_calibrator
-from training.explain import Explanation, calibrated, explain, reason_frame, top_drivers
 from training.model import ChurnModel
-from training.reasons import MISSING, PHRASES, quotable, sentence
 from training.tiers import assign_tiers, fit_tiers
-
-from .conftest import FEATURES
 
 
 @pytest.fixture(scope="module")
-def fitted(snapshots) -> tuple[ChurnModel, pd.DataFrame, pd.DataFrame]:
+def fitted(snapshots, manifest) -> tuple[ChurnModel, pd.DataFrame, pd.DataFrame]:
     rows = snapshots[snapshots["churned"].notna()]
     dates = sorted(rows["as_of"].unique())
     train = rows[rows["as_of"] < dates[30]]
     cal = rows[(rows["as_of"] >= dates[34]) & (rows["as_of"] < dates[44])]
     model = ChurnModel(
-        [f[0] for f in FEATURES],
+        [f["name"] for f in manifest["features"]],
         ["account_segment"],
         {"n_estimators": 60, "num_leaves": 7, "learning_rate": 0.1},
         calibration_methods=["platt"],

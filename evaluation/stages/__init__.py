@@ -1,0 +1,1 @@
+"""The judging and explaining DVC stages, one module each: evaluate, backtest, explain, compare."""

@@ -1,0 +1,92 @@
+"""What `train` records of each saved model: its `model.json` fields and its MLflow run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+
+from data.params import BaseParams
+from training import tracking
+from training.model import ChurnModel
+from training.params import TrainParams
+from training.production import Recipe
+
+
+def model_meta(
+    model: ChurnModel,
+    manifest: dict[str, Any],
+    entries: list[dict[str, Any]],
+    digest: str,
+    recipe: Recipe,
+    gate: tracking.Gate,
+) -> dict[str, Any]:
+    """`model.json` fields every saved model has, whichever rows it was fitted on."""
+    return {
+        "features": model.features,
+        "categorical": model.categorical,
+        "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "calibration_method": model.calibration_method_,
+        "params": model.trees_.params,
+        "recipe": recipe.as_dict(),
+        "features_digest": digest,
+        "gate": {"promoted": gate.promote, "reason": gate.reason},
+        # The model's own copy of its features' manifest entries: the API validates live rows
+        # and words their reasons with it, wherever the model file travels.
+        "feature_manifest": entries,
+        "horizon_days": manifest["horizon_days"],
+    }
+
+
+def track(
+    model: ChurnModel,
+    meta: dict[str, Any],
+    table: Any,
+    example: pd.DataFrame,
+    tuned: Any,
+    metrics: dict[str, Any],
+    params: TrainParams,
+    base: BaseParams,
+) -> dict[str, Any]:
+    """One MLflow run per saved model (`evaluated`, then `production`), registered.
+
+    The run is named for what ran ("train evaluated, data through 2025-06-30"); its input is
+    the feature table (`table`, an MLflow dataset); the evaluated run also logs its tuning
+    trials (`tuned`).
+    """
+    import mlflow
+
+    role = meta["role"]
+    with mlflow.start_run(run_name=f"train {role}, data through {meta['data_through']}") as run:
+        mlflow.log_input(table, context="training")
+        mlflow.log_params({f"base.{k}": v for k, v in base.model_dump().items()})
+        mlflow.log_params({f"train.{k}": v for k, v in params.model_dump().items()})
+        mlflow.log_params({f"split.{k}": v for k, v in meta["splits"].items()})
+        mlflow.log_params({f"tuned.{k}": v for k, v in meta["params"].items()})
+        tags = {
+            "role": role,
+            "data_through": meta["data_through"],
+            "features_digest": meta["features_digest"],
+            "calibration_method": meta["calibration_method"],
+            "gate": "passed" if meta["gate"]["promoted"] else "refused",
+            "gate_reason": meta["gate"]["reason"],
+        }
+        mlflow.set_tags(tags)
+        if tuned is not None:
+            mlflow.log_metrics(tracking.flat_metrics(metrics))
+            for trial in tuned.trials.itertuples():
+                mlflow.log_metric(
+                    "tuning.validation_log_loss", float(trial.value), step=int(trial.number)
+                )
+            mlflow.log_text(tuned.trials.to_csv(index=False), "tuning_trials.csv")
+        else:
+            mlflow.log_metrics(tracking.flat_metrics(metrics["production"], "production."))
+        version = tracking.log_model(model, meta["tiers"], example, params.model_name)
+        tracking.tag_version(params.model_name, version, tags)
+    return {
+        "mlflow_run_id": run.info.run_id,
+        "model_name": params.model_name,
+        "experiment": params.experiment,
+        "model_version": version,
+    }
