@@ -18,6 +18,7 @@ import datetime as dt
 import shutil
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -27,7 +28,8 @@ from data.stages import generate
 from serving.weekly import run_weekly
 
 ROOT = Path(__file__).resolve().parents[1]
-CODE = ("data", "features", "training", "serving", "monitoring")
+_WHEEL = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]
+CODE = _WHEEL["targets"]["wheel"]["packages"]
 TRAINED = ("train", "evaluate", "explain", "compare", "backtest", "mlflow")
 
 

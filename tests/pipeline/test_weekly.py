@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,10 @@ from training.params import EvaluateParams, TrainParams
 from .conftest import model_stages
 
 ROOT = Path(__file__).resolve().parents[2]
+# The project's packages, as the wheel lists them.
+PACKAGES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"][
+    "targets"
+]["wheel"]["packages"]
 LAST_WEEK = dt.date(2026, 10, 19)  # the world's last Monday is 2026-10-26
 
 
@@ -31,7 +36,7 @@ def _project(tmp: Path, raw: Path) -> Path:
     project = tmp / "project"
     project.mkdir()
     shutil.copy(ROOT / "dvc.yaml", project / "dvc.yaml")
-    for package in ("data", "features", "training", "serving", "monitoring"):
+    for package in PACKAGES:
         if (ROOT / package).is_dir():
             (project / package).symlink_to(ROOT / package)
     if raw.exists():

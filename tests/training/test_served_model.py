@@ -9,6 +9,7 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+import tomllib
 from pathlib import Path
 
 import joblib
@@ -22,7 +23,8 @@ from training import tracking
 from training.model import ChurnModel
 from training.tiers import assign_tiers, fit_tiers
 
-PROJECT_PACKAGES = ("data", "features", "training", "serving", "monitoring")
+PYPROJECT = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+PROJECT_PACKAGES = tuple(PYPROJECT["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"])
 # Needed to unpickle `ChurnModel`, never to load the registered model.
 PICKLE_ONLY = ("sklearn", "venn_abers", "joblib")
 
