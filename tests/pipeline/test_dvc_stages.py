@@ -226,9 +226,10 @@ def stage_runs(
     Returns the roots their outputs lie under, each with what it stands for in `outputs/`.
     """
     from data.params import BaseParams
+    from evaluation.params import BacktestParams
     from monitoring.params import MonitorParams
     from serving.params import ReportParams
-    from training.params import BacktestParams, EvaluateParams, TrainParams
+    from training.params import EvaluateParams, TrainParams
 
     run = stage_functions()
     root = tmp_path_factory.mktemp("stages")
