@@ -127,12 +127,28 @@ def calibration_check(
             "monitor.recalibrate is off"
         )
         return Calibration(summary, by_week)
-    fit_rows = after[recent]
+    checked = Calibration(summary, by_week)
+    return _recalibrated(model, meta, rows, after[recent], drift, checked, evaluate, predict)
+
+
+def _recalibrated(
+    model: Any,
+    meta: dict[str, Any],
+    rows: pd.DataFrame,
+    fit_rows: pd.DataFrame,
+    drift: float,
+    checked: Calibration,
+    evaluate: EvaluateParams,
+    predict: Predict,
+) -> Calibration:
+    """The calibrator refitted on `fit_rows` (the drifting weeks) on the frozen trees."""
+    first, last = checked.summary["weeks"]
+    limit = checked.summary["limit"]
     method = meta.get("calibration_method") or "none"
     method = "platt" if method == "none" else method  # "none" has nothing to refit
     fitted = recalibrate(model, fit_rows, fit_rows["churned"], method)
     new_p = predict(fitted, fit_rows)
-    summary |= {
+    summary = checked.summary | {
         "status": "recalibrated",
         "method": method,
         "recalibrated_calibration_in_the_large": round(
@@ -147,7 +163,7 @@ def calibration_check(
     new_meta = _recalibrated_meta(fitted, meta, rows, fit_rows, new_p, method, first, last)
     new_meta["tiers"] = _tiers(new_p, fit_rows, evaluate.rating_feature, meta)
     after_by_week = calibration_by_week(fit_rows["as_of"], fit_rows["churned"], new_p)
-    by_week = by_week.merge(
+    by_week = checked.by_week.merge(
         after_by_week[["as_of", "mean_predicted"]].rename(
             columns={"mean_predicted": "recalibrated_predicted"}
         ),
