@@ -201,3 +201,21 @@ def test_scoring_a_past_week_never_prunes_that_week(featured, modeled, tmp_path)
     assert not (out / str(dates[-2])).exists()
     links = sorted(p.name for p in out.iterdir() if p.is_symlink())
     assert links == sorted([str(dates[-4]), str(dates[-1]), "latest"])
+
+
+def _mover_points(scores: pd.DataFrame) -> list[float]:
+    said = [m for movers in scores["movers"] for m in movers]
+    return [float(re.search(r"\(([-+][\d.]+) pts\)$", m).group(1)) for m in said]  # type: ignore[union-attr]
+
+
+def test_movers_leave_out_changes_under_min_contribution(featured, modeled, tmp_path):
+    weeks = _weeks(featured)
+    out = tmp_path / "score"
+    score(featured, modeled / "train", out / "usual", BaseParams(), TRAIN, weeks[-1])
+    usual = _mover_points(pd.read_parquet(out / "usual" / "latest" / "scores.parquet"))
+    assert any(abs(p) < 3 for p in usual)  # the default 0.5 points lets smaller moves through
+    strict = TRAIN.model_copy(update={"min_contribution": 0.03})
+    score(featured, modeled / "train", out / "strict", BaseParams(), strict, weeks[-1])
+    points = _mover_points(pd.read_parquet(out / "strict" / "latest" / "scores.parquet"))
+    assert points and all(abs(p) >= 3 for p in points)
+    assert sorted(points) == sorted(p for p in usual if abs(p) >= 3)
