@@ -109,6 +109,8 @@ def score(
             "data_through": meta.get("data_through"),
         },
         "scored_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "reasons_up": params.reasons_up,
+        "reasons_down": params.reasons_down,
         "min_contribution": params.min_contribution,
         "skew": skew.model_dump(mode="json"),
     }

@@ -320,3 +320,25 @@ def test_lookups_state_their_horizon_and_dates_are_typed(client, settings, score
     schema = client.app.openapi()["components"]["schemas"]
     assert schema["AccountRisk"]["properties"]["as_of"]["format"] == "date"
     assert "horizon_days" in schema["AccountRisk"]["properties"]["probability"]["description"]
+
+
+def test_live_reasons_follow_the_score_settings_of_the_served_week(
+    featured, modeled, feature_rows, settings, tmp_path, started
+):
+    rows, snaps = feature_rows
+    out = tmp_path / "score"
+    terse = ScoreParams(model="train", reasons_up=1, reasons_down=0, min_contribution=0.02)
+    score(featured, modeled / "train", out, BaseParams(), terse)
+    model, meta = load_model(Path(settings.model))
+    manifest = json.loads((settings.features_dir / "manifest.json").read_text())
+    offline = reason_frame(explain(model, snaps.head(3)), snaps.head(3), manifest, 1, 0, 0.02)
+    served = settings.model_copy(update={"scores_dir": out / "latest"})
+    with started(create_app(served)) as c:
+        body = c.post("/v1/predict", json={"rows": rows[:3]}, headers=HEADERS).json()
+    got = body["predictions"]
+    assert [g["reasons_up"] for g in got] == offline["reasons_up"].tolist()
+    assert all(g["reasons_down"] == [] for g in got)
+    default = LivePredictor(model, meta, manifest["features"])
+    assert any(len(p["reasons_up"]) > 1 for p in default.predict(rows[:3]))
+    summary = json.loads((out / "latest" / "summary.json").read_text())
+    assert (summary["reasons_up"], summary["reasons_down"]) == (1, 0)
