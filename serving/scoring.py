@@ -27,8 +27,9 @@ CONTEXT = {
     "mrr": "mrr",
     "account_name": "account_name",
 }
+# The columns of scores.parquet and scores.csv, in order, for every writer and reader.
 # Columns are only ever appended: a CRM import may map scores.csv by position.
-COLUMNS = [
+SCORE_COLUMNS = (
     "rank",
     "account_id",
     "as_of",
@@ -48,7 +49,7 @@ COLUMNS = [
     "reasons_down",
     "movers",
     "account_name",  # the export's display name (empty when it has none)
-]
+)
 LIST_COLUMNS = ("reasons_up", "reasons_down", "movers")
 
 
@@ -90,7 +91,7 @@ def score_week(
         ["revenue_at_risk", "probability", "account_id"], ascending=[False, False, True]
     )
     out["rank"] = np.arange(1, len(out) + 1)
-    return out[COLUMNS].reset_index(drop=True)
+    return out[list(SCORE_COLUMNS)].reset_index(drop=True)
 
 
 def _add_changes(
@@ -151,7 +152,7 @@ def mover_texts(
 
 def csv_frame(scores: pd.DataFrame) -> pd.DataFrame:
     """The scores as a CRM imports them: one line per account, lists joined by ' | '."""
-    out = scores.copy()
+    out = scores[list(SCORE_COLUMNS)].copy()
     for column in LIST_COLUMNS:
         out[column] = out[column].map(lambda items: " | ".join(items))
     return out

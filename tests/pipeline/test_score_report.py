@@ -17,7 +17,7 @@ import pytest
 
 from data.params import BaseParams
 from serving.params import ReportParams, ScoreParams
-from serving.scoring import COLUMNS
+from serving.scoring import SCORE_COLUMNS
 from serving.stages import report, score
 
 TRAIN = ScoreParams(model="train")
@@ -48,7 +48,7 @@ def test_latest_points_at_the_newest_week_and_every_account_is_scored(
     snaps = pd.read_parquet(featured / "snapshots.parquet")
     active = snaps[pd.to_datetime(snaps["as_of"]).dt.date == weeks[-1]]
     assert sorted(scores["account_id"]) == sorted(active["account_id"])
-    assert list(scores.columns) == COLUMNS
+    assert list(scores.columns) == list(SCORE_COLUMNS)
     assert scores["rank"].tolist() == list(range(1, len(scores) + 1))
     # The export's display names ride along, one per account as the accounts table has it.
     accounts = pd.read_csv(small_world / "raw" / "accounts.csv").set_index("account_id")["name"]
@@ -68,7 +68,7 @@ def test_latest_points_at_the_newest_week_and_every_account_is_scored(
 
 def test_the_csv_opens_in_pandas_with_the_documented_columns(scored):
     frame = pd.read_csv(scored / "latest" / "scores.csv")
-    assert list(frame.columns) == COLUMNS
+    assert list(frame.columns) == list(SCORE_COLUMNS)
     parquet = pd.read_parquet(scored / "latest" / "scores.parquet")
     assert frame["account_id"].tolist() == parquet["account_id"].tolist()
     joined = parquet["reasons_up"].map(" | ".join).replace("", np.nan)
