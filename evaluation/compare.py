@@ -28,6 +28,30 @@ AGE_BUCKETS = ("< 30 days", "30-90 days", "90-180 days", "> 180 days", "never ra
 STALE_DAYS = 90
 QUIET_DAYS = 90
 KINDS = ("model_sees_risk", "manager_sees_risk")
+
+
+def is_stale(rating_age_days: pd.Series) -> pd.Series:
+    """Ratings STALE_DAYS old or older, or never given (True)."""
+    return (rating_age_days.astype("Float64") >= STALE_DAYS).fillna(True)
+
+
+def is_quiet(days_since_contact: pd.Series) -> pd.Series:
+    """Accounts without a manager contact for over QUIET_DAYS, or ever (True)."""
+    return (days_since_contact.astype("Float64") > QUIET_DAYS).fillna(True)
+
+
+def disagreement_masks(tier: pd.Series, manager_rating: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Where the data sees risk the manager doesn't, and the reverse (KINDS, as two masks).
+
+    The model's tier 1-2 against a rating of 3-4; a rating of 1-2 against tier 4. An
+    unrated account is in neither.
+    """
+    rating = manager_rating.astype("Float64")
+    model_sees = ((tier <= 2) & (rating >= 3)).fillna(False).to_numpy(bool)
+    manager_sees = ((rating <= 2) & (tier == 4)).fillna(False).to_numpy(bool)
+    return model_sees, manager_sees
+
+
 DISAGREEMENT_COLUMNS = [
     "account_id",
     "as_of",
@@ -179,8 +203,8 @@ def per_manager(rows: pd.DataFrame) -> pd.DataFrame:
     for csm, part in rows.groupby("csm_id", sort=True):
         rated = _rated(part)
         latest = _latest(part)
-        stale = (latest["rating_age_days"].astype("Float64") >= STALE_DAYS).fillna(True)
-        quiet = (latest["days_since_contact"].astype("Float64") > QUIET_DAYS).fillna(True)
+        stale = is_stale(latest["rating_age_days"])
+        quiet = is_quiet(latest["days_since_contact"])
         record: dict[str, Any] = {
             "csm_id": csm,
             "accounts": part["account_id"].nunique(),
@@ -211,9 +235,7 @@ def per_manager(rows: pd.DataFrame) -> pd.DataFrame:
 
 def disagreements(rows: pd.DataFrame, reasons: pd.DataFrame | None) -> pd.DataFrame:
     """Rows where model and manager disagree sharply, ranked by revenue at risk."""
-    rating = rows["manager_rating"].astype("Float64")
-    model_sees = ((rows["tier"] <= 2) & (rating >= 3)).fillna(False).to_numpy(bool)
-    manager_sees = ((rating <= 2) & (rows["tier"] == 4)).fillna(False).to_numpy(bool)
+    model_sees, manager_sees = disagreement_masks(rows["tier"], rows["manager_rating"])
     out = rows[model_sees | manager_sees].copy()
     out["kind"] = np.where(model_sees, KINDS[0], KINDS[1])[model_sees | manager_sees]
     out["revenue_at_risk"] = out["mrr"].astype(float) * out["probability"]

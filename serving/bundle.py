@@ -202,9 +202,15 @@ def load(settings: Settings) -> Loaded:
     missing = sorted(set(model.features) - {f["name"] for f in manifest})
     if missing:
         raise LoadError(f"the feature manifest lacks the model's features {missing[:5]}")
-    from serving.live import LivePredictor
+    from serving.live import LivePredictor, ReasonRule
 
-    predictor = LivePredictor(model, meta, manifest, range_margin=settings.predict_range_margin)
+    predictor = LivePredictor(
+        model,
+        meta,
+        manifest,
+        reasons=ReasonRule.of_week(summary),  # the reasons the batch gave this very week
+        range_margin=settings.predict_range_margin,
+    )
     return Loaded(
         lookup={k: orjson.dumps(v) for k, v in records.items()},
         records=records,

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from evaluation.reasons import quotable, sentence
+from serving.params import ScoreParams
 from training.calibration import apply_calibrator
 from training.model import EPS, ChurnModel
 from training.profile import PROFILE_KEY
@@ -33,6 +35,37 @@ class FeatureError(ValueError):
         self.row, self.feature, self.rule = row, feature, rule
 
 
+@dataclass(frozen=True)
+class ReasonRule:
+    """How many reasons each way a score states, and the smallest contribution worth one.
+
+    The defaults are `ScoreParams`'; the API uses the settings of the week it serves.
+    """
+
+    up: int = ScoreParams().reasons_up
+    down: int = ScoreParams().reasons_down
+    min_contribution: float = ScoreParams().min_contribution
+
+    @classmethod
+    def of_week(cls, summary: Mapping[str, Any]) -> ReasonRule:
+        """The rule a scored week's summary.json records (defaults for what it does not)."""
+        rule = cls()
+        return cls(
+            up=int(summary.get("reasons_up", rule.up)),
+            down=int(summary.get("reasons_down", rule.down)),
+            min_contribution=float(summary.get("min_contribution", rule.min_contribution)),
+        )
+
+    def pick(self, contributions: np.ndarray) -> tuple[list[int], list[int]]:
+        """Indices of the strongest quotable contributions up and down, strongest first."""
+        c = contributions
+        up = [j for j in np.argsort(-c, kind="stable")[: self.up] if c[j] > self.min_contribution]
+        down = [
+            j for j in np.argsort(c, kind="stable")[: self.down] if c[j] < -self.min_contribution
+        ]
+        return [int(j) for j in up], [int(j) for j in down]
+
+
 class LivePredictor:
     """Probability, tier and reasons of raw feature rows, validated against the manifest."""
 
@@ -41,7 +74,7 @@ class LivePredictor:
         model: ChurnModel,
         meta: dict[str, Any],
         manifest: Sequence[Mapping[str, Any]],
-        min_contribution: float = 0.005,
+        reasons: ReasonRule | None = None,
         range_margin: float | None = 1.0,
     ) -> None:
         self.model = model
@@ -55,7 +88,7 @@ class LivePredictor:
         }
         self.ranges = accepted_ranges(meta, range_margin)
         self.booster = model.trees_.booster_.booster_
-        self.min_contribution = min_contribution
+        self.reasons = reasons or ReasonRule()
         empty = np.full((1, len(self.features)), np.nan)
         f0 = float(np.asarray(self.booster.predict(empty, pred_contrib=True))[0, -1])
         self.base_log_odds = f0
@@ -112,9 +145,7 @@ class LivePredictor:
         p = raw if calibrator is None else apply_calibrator(calibrator, raw)
         return np.clip(p, EPS, 1 - EPS)
 
-    def predict(
-        self, rows: Sequence[Mapping[str, Any]], n_up: int = 3, n_down: int = 2
-    ) -> list[dict[str, Any]]:
+    def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """One result per row: probability, tier, and reasons either way."""
         X = self.validate(rows)
         contrib = np.asarray(self.booster.predict(X, pred_contrib=True))
@@ -130,10 +161,7 @@ class LivePredictor:
         out = []
         for i, row in enumerate(rows):
             ci = np.where([quotable(self.entries[n], row) for n in self.features], c[i], 0.0)
-            up = [j for j in np.argsort(-ci, kind="stable")[:n_up] if ci[j] > self.min_contribution]
-            down = [
-                j for j in np.argsort(ci, kind="stable")[:n_down] if ci[j] < -self.min_contribution
-            ]
+            up, down = self.reasons.pick(ci)
             out.append(
                 {
                     "probability": float(p[i]),

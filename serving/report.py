@@ -16,7 +16,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from evaluation.backtest import list_label
-from evaluation.compare import QUIET_DAYS, STALE_DAYS
+from evaluation.compare import QUIET_DAYS, STALE_DAYS, disagreement_masks, is_quiet, is_stale
 from serving import charts
 from serving.glossary import glossary
 from serving.params import ReportParams, ScoreParams
@@ -123,8 +123,8 @@ def _managers(scores: pd.DataFrame, n: int) -> list[dict[str, Any]]:
     out = []
     csm = scores["csm_id"].astype("object").where(scores["csm_id"].notna(), "unassigned")
     for name, part in scores.groupby(csm, sort=True):
-        stale = (part["rating_age_days"].astype("Float64") >= STALE_DAYS).fillna(True)
-        quiet = (part["days_since_contact"].astype("Float64") > QUIET_DAYS).fillna(True)
+        stale = is_stale(part["rating_age_days"])
+        quiet = is_quiet(part["days_since_contact"])
         out.append(
             {
                 "csm_id": name,
@@ -141,13 +141,11 @@ def _managers(scores: pd.DataFrame, n: int) -> list[dict[str, Any]]:
 
 
 def _disagreements(scores: pd.DataFrame, n: int) -> dict[str, list[dict[str, Any]]]:
-    rating = scores["manager_rating"].astype("Float64")
-    model_sees = ((scores["tier"] <= 2) & (rating >= 3)).fillna(False)
-    manager_sees = ((rating <= 2) & (scores["tier"] == 4)).fillna(False)
+    model_sees, manager_sees = disagreement_masks(scores["tier"], scores["manager_rating"])
     return {
-        "model_sees_risk": _account_rows(scores[model_sees.to_numpy(bool)].head(n)),
+        "model_sees_risk": _account_rows(scores[model_sees].head(n)),
         "manager_sees_risk": _account_rows(
-            scores[manager_sees.to_numpy(bool)].sort_values("mrr", ascending=False).head(n)
+            scores[manager_sees].sort_values("mrr", ascending=False).head(n)
         ),
     }
 
@@ -187,6 +185,37 @@ def _backtest_rows(evaluation: dict | None) -> list[dict[str, str]]:
     return rows
 
 
+def _risers_and_fallers(scores: pd.DataFrame, n: int) -> dict[str, list[dict[str, Any]]]:
+    """The `n` accounts whose probability rose most since last week, and fell most."""
+    change = scores.dropna(subset=["probability_change"])
+    up = change.sort_values("probability_change", ascending=False).head(n)
+    down = change.sort_values("probability_change").head(n)
+    return {
+        "risers": _account_rows(up[up["probability_change"] > 0]),
+        "fallers": _account_rows(down[down["probability_change"] < 0]),
+    }
+
+
+def _model_health(
+    evaluation: dict | None,
+    reliability: pd.DataFrame | None,
+    backtest: pd.DataFrame | None,
+    horizon_days: int,
+) -> dict[str, Any]:
+    """The test weeks' metrics, reliability chart and backtest, where they are known."""
+    return {
+        "health": _health(evaluation),
+        "test_period": (evaluation or {}).get("test_period"),
+        "reliability_chart": charts.reliability_chart(reliability)
+        if reliability is not None
+        else None,
+        "backtest_rows": _backtest_rows(evaluation),
+        "backtest_chart": charts.backtest_chart(backtest, horizon_days)
+        if backtest is not None and len(backtest)
+        else None,
+    }
+
+
 def render(
     scores: pd.DataFrame,
     summary: dict[str, Any],
@@ -212,35 +241,24 @@ def render(
         lstrip_blocks=True,
     )
     summary = read_summary(summary, horizon_days)
-    change = scores.dropna(subset=["probability_change"])
-    up = change.sort_values("probability_change", ascending=False).head(params.movers)
-    down = change.sort_values("probability_change").head(params.movers)
+    horizon = summary["horizon_days"]
     context = {
         "summary": summary,
-        "horizon": summary["horizon_days"],
-        "glossary": glossary(summary["horizon_days"]),
+        "horizon": horizon,
+        "glossary": glossary(horizon),
         "money": _money,
         "pct": _pct,
         "tier_colors": charts.TIER_COLORS,
         "tier_chart": charts.tier_chart(summary["accounts_by_tier"]),
-        "segment_chart": charts.segment_chart(summary["by_segment"], summary["horizon_days"]),
+        "segment_chart": charts.segment_chart(summary["by_segment"], horizon),
         "segments": summary["by_segment"],
         "call_list": _account_rows(scores.head(params.call_list)),
-        "risers": _account_rows(up[up["probability_change"] > 0]),
-        "fallers": _account_rows(down[down["probability_change"] < 0]),
+        **_risers_and_fallers(scores, params.movers),
         "disagreements": _disagreements(scores, params.disagreements),
         "who_was_right": (comparison or {}).get("who_was_right"),
         "agreement": (comparison or {}).get("agreement"),
         "managers": _managers(scores, params.manager_accounts),
-        "health": _health(evaluation),
-        "test_period": (evaluation or {}).get("test_period"),
-        "reliability_chart": charts.reliability_chart(reliability)
-        if reliability is not None
-        else None,
-        "backtest_rows": _backtest_rows(evaluation),
-        "backtest_chart": charts.backtest_chart(backtest, summary["horizon_days"])
-        if backtest is not None and len(backtest)
-        else None,
+        **_model_health(evaluation, reliability, backtest, horizon),
         "stale_days": STALE_DAYS,
         "quiet_days": QUIET_DAYS,
         "min_points": _points(summary.get("min_contribution", ScoreParams().min_contribution)),

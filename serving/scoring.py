@@ -27,8 +27,9 @@ CONTEXT = {
     "mrr": "mrr",
     "account_name": "account_name",
 }
+# The columns of scores.parquet and scores.csv, in order, for every writer and reader.
 # Columns are only ever appended: a CRM import may map scores.csv by position.
-COLUMNS = [
+SCORE_COLUMNS = (
     "rank",
     "account_id",
     "as_of",
@@ -48,7 +49,7 @@ COLUMNS = [
     "reasons_down",
     "movers",
     "account_name",  # the export's display name (empty when it has none)
-]
+)
 LIST_COLUMNS = ("reasons_up", "reasons_down", "movers")
 
 
@@ -82,13 +83,15 @@ def score_week(
     out["previous_probability"] = np.nan
     out["movers"] = [[] for _ in range(len(out))]
     if previous is not None and len(previous):
-        _add_changes(out, now, week, model, manifest, previous, movers, batch_rows)
+        _add_changes(
+            out, now, week, model, manifest, previous, movers, min_contribution, batch_rows
+        )
     out["probability_change"] = out["probability"] - out["previous_probability"]
     out = out.sort_values(
         ["revenue_at_risk", "probability", "account_id"], ascending=[False, False, True]
     )
     out["rank"] = np.arange(1, len(out) + 1)
-    return out[COLUMNS].reset_index(drop=True)
+    return out[list(SCORE_COLUMNS)].reset_index(drop=True)
 
 
 def _add_changes(
@@ -99,6 +102,7 @@ def _add_changes(
     manifest: dict[str, Any],
     previous: pd.DataFrame,
     n: int,
+    min_contribution: float,
     batch_rows: int,
 ) -> None:
     """Previous probability, and the drivers whose contribution moved most, in place."""
@@ -114,24 +118,41 @@ def _add_changes(
     moved = now.contributions[found] - before.contributions
     entries = {f["name"]: f for f in manifest["features"]}
     records: list[dict[str, Any]] = week.loc[found].to_dict("records")  # type: ignore[assignment]
-    said_of = [[quotable(entries[n], r) for n in now.features] for r in records]
+    texts = mover_texts(moved, now.features, entries, records, n, min_contribution)
+    out.loc[found, "movers"] = pd.Series(texts, index=out.index[found], dtype=object)
+
+
+def mover_texts(
+    moved: np.ndarray,
+    features: list[str],
+    entries: dict[str, dict[str, Any]],
+    records: list[dict[str, Any]],
+    n: int,
+    min_contribution: float,
+) -> list[list[str]]:
+    """Per row, the `n` quotable drivers whose contribution moved most, with the change.
+
+    `moved` holds this week's contribution minus last week's (rows x features, probability
+    points); a move smaller than `min_contribution` is not worth a sentence.
+    """
+    said_of = [[quotable(entries[name], r) for name in features] for r in records]
     moved = np.where(np.array(said_of, dtype=bool).reshape(moved.shape), moved, 0.0)
     order = np.argsort(-np.abs(moved), axis=1, kind="stable")[:, :n]
     texts = []
     for i, js in enumerate(order):
         said = []
         for j in js:
-            if abs(moved[i, j]) < 0.005:
+            if abs(moved[i, j]) < min_contribution:
                 continue
-            name = now.features[j]
-            said.append(f"{sentence(entries[name], records[i])} ({moved[i, j] * 100:+.1f} pts)")
+            entry = entries[features[j]]
+            said.append(f"{sentence(entry, records[i])} ({moved[i, j] * 100:+.1f} pts)")
         texts.append(said)
-    out.loc[found, "movers"] = pd.Series(texts, index=out.index[found], dtype=object)
+    return texts
 
 
 def csv_frame(scores: pd.DataFrame) -> pd.DataFrame:
     """The scores as a CRM imports them: one line per account, lists joined by ' | '."""
-    out = scores.copy()
+    out = scores[list(SCORE_COLUMNS)].copy()
     for column in LIST_COLUMNS:
         out[column] = out[column].map(lambda items: " | ".join(items))
     return out

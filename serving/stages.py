@@ -1,45 +1,27 @@
 """The `score` and `report` DVC stages: the weekly list, and the page the meeting reads.
 
-Scored weeks live in `outputs/score/runs/<DATE>.<stamp>/`; `outputs/score/<DATE>` and
-`outputs/score/latest` are symbolic links, each replaced in one atomic rename once a run is
-complete. A run killed at any moment leaves every earlier week, and the week's previous run,
-exactly as they were; the final names never point at a half-written folder. Concurrent runs
-take turns (a lock in `runs/`) to rename a finished folder, repoint the links and prune, so no
-run prunes a week another run has written and not yet linked.
+Where the scored weeks are kept, and how a run replaces one safely, is `serving.weeks`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from data.errors import ContractError
-from data.io import (
-    locked,
-    make_folder,
-    scratch,
-    sweep_scratch,
-    write_json,
-    write_parquet,
-    write_text,
-    writing,
-)
+from data.io import write_json, write_parquet, write_text
 from data.params import BaseParams
 from serving.params import ReportParams, ScoreParams
 from serving.skew import SkewCheck, check_skew
+from serving.weeks import prune, read_scores, week_folder
 
 log = logging.getLogger(__name__)
 
-LATEST = "latest"
-RUNS = "runs"
+__all__ = ["read_scores", "report", "score"]  # read_scores: imported from here by tests
 
 
 def score(
@@ -55,26 +37,16 @@ def score(
     from data.console import progress
     from features.snapshots import read_features
     from serving.models import load_scoring_model
-    from serving.scoring import csv_frame, score_week, week_summary
+    from serving.scoring import csv_frame, score_week
 
     snapshots, manifest, _ = read_features(features_dir)
-    dates = sorted(snapshots["as_of"].unique())
-    if not dates:
-        raise ContractError(str(features_dir), "as_of", "no snapshot to score")
-    day = as_of or dates[-1]
-    if day not in set(dates):
-        raise ContractError(
-            str(Path(features_dir) / "snapshots.parquet"),
-            "as_of",
-            f"--as-of {day} is not a snapshot date (weekly, {dates[0]} .. {dates[-1]})",
-        )
+    day, previous_day = _days(snapshots, features_dir, as_of)
     out_dir = Path(out_dir)
     mlflow_dir = Path(mlflow_dir or out_dir.parent / "mlflow")
     name = _model_name(train_dir)
     model, meta = load_scoring_model(train_dir, mlflow_dir, name, params.model)
     week = snapshots[snapshots["as_of"] == day]
-    earlier = [d for d in dates if d < day]
-    previous = snapshots[snapshots["as_of"] == earlier[-1]] if earlier else None
+    previous = snapshots[snapshots["as_of"] == previous_day] if previous_day else None
     scores = score_week(
         model,
         meta,
@@ -88,15 +60,62 @@ def score(
         batch_rows=params.batch_rows,
         progress=lambda it: progress(it, desc=f"score {day}", unit="batch"),
     )
-    skew = _skew(meta, manifest, week, params, day)
     prev_scores = None
     if previous is not None:
         prev_scores = previous[["account_id", "mrr"]].assign(
             probability=model.predict_proba(previous)[:, 1]
         )
-    summary = week_summary(scores, prev_scores) | {
+    summary = _summary(scores, prev_scores, meta, manifest, params, day, previous_day)
+    summary["skew"] = _skew(meta, manifest, week, params, day).model_dump(mode="json")
+    with week_folder(out_dir, day) as tmp:
+        write_parquet(scores, tmp / "scores.parquet")
+        csv_frame(scores).to_csv(tmp / "scores.csv", index=False)
+        write_json(summary, tmp / "summary.json")
+    prune(out_dir, params.keep_weeks, day)
+    log.info(
+        "scored %d accounts on %s: expected churned MRR %.0f within %d days; tiers %s",
+        len(scores),
+        day,
+        summary["expected_churned_mrr"],
+        summary["horizon_days"],
+        summary["accounts_by_tier"],
+    )
+    return summary
+
+
+def _days(
+    snapshots: pd.DataFrame, features_dir: Path, as_of: dt.date | None
+) -> tuple[dt.date, dt.date | None]:
+    """The snapshot date to score (default: the latest) and the one before it, if any."""
+    dates = sorted(snapshots["as_of"].unique())
+    if not dates:
+        raise ContractError(str(features_dir), "as_of", "no snapshot to score")
+    day = as_of or dates[-1]
+    if day not in set(dates):
+        raise ContractError(
+            str(Path(features_dir) / "snapshots.parquet"),
+            "as_of",
+            f"--as-of {day} is not a snapshot date (weekly, {dates[0]} .. {dates[-1]})",
+        )
+    earlier = [d for d in dates if d < day]
+    return day, earlier[-1] if earlier else None
+
+
+def _summary(
+    scores: pd.DataFrame,
+    prev_scores: pd.DataFrame | None,
+    meta: dict[str, Any],
+    manifest: dict[str, Any],
+    params: ScoreParams,
+    day: dt.date,
+    previous_day: dt.date | None,
+) -> dict[str, Any]:
+    """The scored week's summary.json, but for its skew check."""
+    from serving.scoring import week_summary
+
+    return week_summary(scores, prev_scores) | {
         "as_of": str(day),
-        "previous_as_of": str(earlier[-1]) if earlier else None,
+        "previous_as_of": str(previous_day) if previous_day else None,
         # The horizon the probabilities cover is the one the model learned its labels on.
         "horizon_days": int(meta.get("horizon_days") or manifest["horizon_days"]),
         "model": {
@@ -109,23 +128,11 @@ def score(
             "data_through": meta.get("data_through"),
         },
         "scored_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        # The reason settings, so the API's live reasons say what this week's batch said.
+        "reasons_up": params.reasons_up,
+        "reasons_down": params.reasons_down,
         "min_contribution": params.min_contribution,
-        "skew": skew.model_dump(mode="json"),
     }
-    with _week_folder(out_dir, day) as tmp:
-        write_parquet(scores, tmp / "scores.parquet")
-        csv_frame(scores).to_csv(tmp / "scores.csv", index=False)
-        write_json(summary, tmp / "summary.json")
-    _prune(out_dir, params.keep_weeks, day)
-    log.info(
-        "scored %d accounts on %s: expected churned MRR %.0f within %d days; tiers %s",
-        len(scores),
-        day,
-        summary["expected_churned_mrr"],
-        summary["horizon_days"],
-        summary["accounts_by_tier"],
-    )
-    return summary
 
 
 def _skew(
@@ -173,88 +180,6 @@ def _model_name(train_dir: Path) -> str:
 
     path = Path(train_dir) / "model" / "model.json"
     return read_json(path).get("model_name", "churn-risk") if path.exists() else "churn-risk"
-
-
-@contextlib.contextmanager
-def _week_folder(out_dir: Path, day: dt.date) -> Iterator[Path]:
-    """A fresh run folder for `day`; on success `<day>` and `latest` are pointed at it.
-
-    The scratch of runs killed earlier, in `runs/` and among the links, goes first.
-    """
-    out_dir = Path(out_dir)
-    runs = out_dir / RUNS
-    make_folder(runs, out_dir)
-    sweep_scratch(runs)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    final = runs / f"{day}.{stamp}"
-    with scratch(runs, final.name, folder=True) as tmp:
-        yield tmp
-        with writing(out_dir, f"linking {day}"), _links_locked(out_dir):
-            tmp.rename(final)
-            _relink(out_dir, day, final)
-
-
-def _relink(out_dir: Path, day: dt.date, final: Path) -> None:
-    """Point `<day>` at the run folder `final` and `latest` at the newest week."""
-    for dead in out_dir.glob(".*.link-*"):  # only a lock holder makes these: left by a kill
-        dead.unlink(missing_ok=True)
-    link = out_dir / str(day)
-    old = link.resolve() if link.is_symlink() else None
-    _point(link, Path(RUNS) / final.name)
-    newest = max(
-        (p.name for p in out_dir.iterdir() if p.is_symlink() and p.name != LATEST),
-        default=str(day),
-    )
-    _point(out_dir / LATEST, Path(newest))
-    if old is not None and old != final.resolve():
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _links_locked(out_dir: Path) -> contextlib.AbstractContextManager[None]:
-    """One run at a time renames a finished folder, repoints links, or prunes.
-
-    Outside the lock every finished run folder already has its link, so pruning (which
-    removes unlinked runs as orphans) never removes a folder another run is about to link.
-    """
-    return locked(Path(out_dir) / RUNS / ".lock")
-
-
-def _point(link: Path, target: Path) -> None:
-    """Make `link` a symbolic link to `target` in one atomic rename."""
-    tmp = link.parent / f".{link.name}.link-{os.getpid()}"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(target)
-    tmp.replace(link)
-
-
-def _prune(out_dir: Path, keep: int, written: dt.date) -> None:
-    """Drop all but the newest `keep` scored weeks (0 keeps all) and any orphaned run.
-
-    The week this run has just written is never dropped, even when it is older than the
-    newest `keep` (`churn score --as-of` a past Monday).
-    """
-    with _links_locked(out_dir):
-        weeks = sorted(p for p in out_dir.iterdir() if p.is_symlink() and p.name != LATEST)
-        for link in weeks[:-keep] if keep else []:
-            if link.name == str(written):
-                continue
-            target = link.resolve()
-            link.unlink()
-            shutil.rmtree(target, ignore_errors=True)
-        live = {p.resolve() for p in out_dir.iterdir() if p.is_symlink()}
-        for run in (out_dir / RUNS).iterdir():
-            if run.resolve() not in live and not run.name.startswith("."):
-                shutil.rmtree(run, ignore_errors=True)
-
-
-def read_scores(score_dir: Path, as_of: dt.date | None = None) -> tuple[pd.DataFrame, dict]:
-    """A scored week (default: `latest`) and its summary."""
-    from data.io import read_json
-
-    folder = Path(score_dir) / (str(as_of) if as_of else LATEST)
-    if not (folder / "scores.parquet").exists():
-        raise ContractError(str(folder), None, "no scored week here: run `churn score` first")
-    return pd.read_parquet(folder / "scores.parquet"), read_json(folder / "summary.json")
 
 
 def _optional_bytes(folder: Path | None, name: str) -> bytes | None:

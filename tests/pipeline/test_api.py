@@ -150,12 +150,13 @@ def test_predict_row_limit_and_body_limit(client, feature_rows):
 
 
 def test_every_v1_route_needs_a_key_and_answers_alike(client, scores):
-    routes = [r for r in client.app.routes if getattr(r, "path", "").startswith("/v1")]
+    # Every route the app serves is in its schema (the routes sit on an included router).
+    paths = client.app.openapi()["paths"]
+    routes = [(p, m) for p, ops in paths.items() if p.startswith("/v1") for m in ops]
     assert len(routes) == 5
     known = scores["account_id"].iloc[0]
-    for route in routes:
-        path = route.path.replace("{account_id}", known)
-        method = next(iter(route.methods))
+    for template, method in routes:
+        path = template.replace("{account_id}", known)
         for headers in ({}, {"X-API-Key": "wrong"}, {"X-API-Key": KEY[:-1]}):
             response = client.request(method, path, headers=headers, json={})
             assert response.status_code == 401, (path, headers)
@@ -320,3 +321,25 @@ def test_lookups_state_their_horizon_and_dates_are_typed(client, settings, score
     schema = client.app.openapi()["components"]["schemas"]
     assert schema["AccountRisk"]["properties"]["as_of"]["format"] == "date"
     assert "horizon_days" in schema["AccountRisk"]["properties"]["probability"]["description"]
+
+
+def test_live_reasons_follow_the_score_settings_of_the_served_week(
+    featured, modeled, feature_rows, settings, tmp_path, started
+):
+    rows, snaps = feature_rows
+    out = tmp_path / "score"
+    terse = ScoreParams(model="train", reasons_up=1, reasons_down=0, min_contribution=0.02)
+    score(featured, modeled / "train", out, BaseParams(), terse)
+    model, meta = load_model(Path(settings.model))
+    manifest = json.loads((settings.features_dir / "manifest.json").read_text())
+    offline = reason_frame(explain(model, snaps.head(3)), snaps.head(3), manifest, 1, 0, 0.02)
+    served = settings.model_copy(update={"scores_dir": out / "latest"})
+    with started(create_app(served)) as c:
+        body = c.post("/v1/predict", json={"rows": rows[:3]}, headers=HEADERS).json()
+    got = body["predictions"]
+    assert [g["reasons_up"] for g in got] == offline["reasons_up"].tolist()
+    assert all(g["reasons_down"] == [] for g in got)
+    default = LivePredictor(model, meta, manifest["features"])
+    assert any(len(p["reasons_up"]) > 1 for p in default.predict(rows[:3]))
+    summary = json.loads((out / "latest" / "summary.json").read_text())
+    assert (summary["reasons_up"], summary["reasons_down"]) == (1, 0)

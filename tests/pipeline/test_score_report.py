@@ -17,7 +17,7 @@ import pytest
 
 from data.params import BaseParams
 from serving.params import ReportParams, ScoreParams
-from serving.scoring import COLUMNS
+from serving.scoring import SCORE_COLUMNS
 from serving.stages import report, score
 
 TRAIN = ScoreParams(model="train")
@@ -48,7 +48,7 @@ def test_latest_points_at_the_newest_week_and_every_account_is_scored(
     snaps = pd.read_parquet(featured / "snapshots.parquet")
     active = snaps[pd.to_datetime(snaps["as_of"]).dt.date == weeks[-1]]
     assert sorted(scores["account_id"]) == sorted(active["account_id"])
-    assert list(scores.columns) == COLUMNS
+    assert list(scores.columns) == list(SCORE_COLUMNS)
     assert scores["rank"].tolist() == list(range(1, len(scores) + 1))
     # The export's display names ride along, one per account as the accounts table has it.
     accounts = pd.read_csv(small_world / "raw" / "accounts.csv").set_index("account_id")["name"]
@@ -68,7 +68,7 @@ def test_latest_points_at_the_newest_week_and_every_account_is_scored(
 
 def test_the_csv_opens_in_pandas_with_the_documented_columns(scored):
     frame = pd.read_csv(scored / "latest" / "scores.csv")
-    assert list(frame.columns) == COLUMNS
+    assert list(frame.columns) == list(SCORE_COLUMNS)
     parquet = pd.read_parquet(scored / "latest" / "scores.parquet")
     assert frame["account_id"].tolist() == parquet["account_id"].tolist()
     joined = parquet["reasons_up"].map(" | ".join).replace("", np.nan)
@@ -201,3 +201,21 @@ def test_scoring_a_past_week_never_prunes_that_week(featured, modeled, tmp_path)
     assert not (out / str(dates[-2])).exists()
     links = sorted(p.name for p in out.iterdir() if p.is_symlink())
     assert links == sorted([str(dates[-4]), str(dates[-1]), "latest"])
+
+
+def _mover_points(scores: pd.DataFrame) -> list[float]:
+    said = [m for movers in scores["movers"] for m in movers]
+    return [float(re.search(r"\(([-+][\d.]+) pts\)$", m).group(1)) for m in said]  # type: ignore[union-attr]
+
+
+def test_movers_leave_out_changes_under_min_contribution(featured, modeled, tmp_path):
+    weeks = _weeks(featured)
+    out = tmp_path / "score"
+    score(featured, modeled / "train", out / "usual", BaseParams(), TRAIN, weeks[-1])
+    usual = _mover_points(pd.read_parquet(out / "usual" / "latest" / "scores.parquet"))
+    assert any(abs(p) < 3 for p in usual)  # the default 0.5 points lets smaller moves through
+    strict = TRAIN.model_copy(update={"min_contribution": 0.03})
+    score(featured, modeled / "train", out / "strict", BaseParams(), strict, weeks[-1])
+    points = _mover_points(pd.read_parquet(out / "strict" / "latest" / "scores.parquet"))
+    assert points and all(abs(p) >= 3 for p in points)
+    assert sorted(points) == sorted(p for p in usual if abs(p) >= 3)

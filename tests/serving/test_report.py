@@ -13,7 +13,7 @@ from evaluation.compare import QUIET_DAYS, STALE_DAYS
 from serving.glossary import GLOSSARY
 from serving.params import ReportParams
 from serving.report import HEALTH_METRICS, render
-from serving.scoring import COLUMNS, week_summary
+from serving.scoring import SCORE_COLUMNS, week_summary
 
 VOID = {"meta", "img", "br", "hr", "input", "link"}
 
@@ -81,7 +81,7 @@ def _scores(names: list[str | None]) -> pd.DataFrame:
         }
     )
     frame["probability_change"] = frame["probability"] - frame["previous_probability"]
-    return frame[COLUMNS]
+    return frame[list(SCORE_COLUMNS)]
 
 
 def _summary(scores: pd.DataFrame, horizon_days: int) -> dict[str, Any]:

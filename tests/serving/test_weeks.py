@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import typer
 
-import serving.stages as stages
+import serving.weeks as weeks
 from data.console import user_errors
 
 MONDAY = dt.date(2025, 6, 2)
@@ -23,9 +23,9 @@ MONDAY = dt.date(2025, 6, 2)
 
 def _write_week(out: Path, day: dt.date, keep: int = 0) -> None:
     """What `score` does with a week once it is scored: its folder, links, and the pruning."""
-    with stages._week_folder(out, day) as tmp:
+    with weeks.week_folder(out, day) as tmp:
         (tmp / "scores.csv").write_text(f"{day}\n")
-    stages._prune(out, keep, day)
+    weeks.prune(out, keep, day)
 
 
 def _links(out: Path) -> dict[str, Path]:
@@ -37,7 +37,7 @@ def test_a_concurrent_runs_prune_never_leaves_a_dangling_link(tmp_path, monkeypa
     first, second = MONDAY, MONDAY + dt.timedelta(days=7)
     # Run A stops between renaming its folder and pointing its link at it ...
     renamed, resume = threading.Event(), threading.Event()
-    real_point = stages._point
+    real_point = weeks.point
 
     def slow_point(link: Path, target: Path) -> None:
         if threading.current_thread().name == "A" and not renamed.is_set():
@@ -45,7 +45,7 @@ def test_a_concurrent_runs_prune_never_leaves_a_dangling_link(tmp_path, monkeypa
             resume.wait(timeout=30)
         real_point(link, target)
 
-    monkeypatch.setattr(stages, "_point", slow_point)
+    monkeypatch.setattr(weeks, "point", slow_point)
     a = threading.Thread(target=_write_week, args=(out, first), name="A")
     a.start()
     assert renamed.wait(timeout=30)
@@ -73,9 +73,7 @@ def test_sequential_runs_keep_the_newest_weeks(tmp_path, keep):
         _write_week(out, day, keep)
     kept = days[-keep:] if keep else days
     assert sorted(_links(out)) == sorted([*map(str, kept), "latest"])
-    assert len([p for p in (out / stages.RUNS).iterdir() if not p.name.startswith(".")]) == len(
-        kept
-    )
+    assert len([p for p in (out / weeks.RUNS).iterdir() if not p.name.startswith(".")]) == len(kept)
 
 
 def test_a_scored_week_gets_the_modes_of_the_umask(tmp_path):
@@ -95,19 +93,19 @@ def test_the_next_run_removes_the_scratch_of_a_killed_run(tmp_path):
     script = f"""
         import os, signal, datetime as dt
         from pathlib import Path
-        import serving.stages as stages
+        import serving.weeks as weeks
 
-        with stages._week_folder(Path({str(out)!r}), dt.date(2025, 6, 9)) as tmp:
+        with weeks.week_folder(Path({str(out)!r}), dt.date(2025, 6, 9)) as tmp:
             (tmp / "scores.parquet").write_bytes(b"x" * 100_000)
             os.kill(os.getpid(), signal.SIGKILL)
     """
     killed = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], timeout=120)
     assert killed.returncode == -signal.SIGKILL
-    assert [p for p in (out / stages.RUNS).iterdir() if p.name.startswith(".2025-06-09.")]
+    assert [p for p in (out / weeks.RUNS).iterdir() if p.name.startswith(".2025-06-09.")]
     # A link being repointed when its run was killed.
     (out / ".latest.link-999999999").symlink_to("runs/gone")
     _write_week(out, MONDAY + dt.timedelta(days=14))
-    assert sorted(p.name for p in (out / stages.RUNS).iterdir() if p.name.startswith(".")) == [
+    assert sorted(p.name for p in (out / weeks.RUNS).iterdir() if p.name.startswith(".")) == [
         ".lock"
     ]
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
