@@ -122,7 +122,7 @@ def monitor(
     base: BaseParams,
     params: MonitorParams,
     evaluate: EvaluateParams,
-    mlflow_dir: Path | None = None,
+    mlflow_dir: Path,
 ) -> dict[str, Any]:
     """Realized figures, drift, calibration (and its refit), and a retrain recommendation."""
     from features.snapshots import read_features
@@ -134,7 +134,7 @@ def monitor(
 
     snapshots, manifest, _ = read_features(features_dir)
     out_dir = Path(out_dir)
-    mlflow_dir = Path(mlflow_dir or out_dir.parent / "mlflow")
+    mlflow_dir = Path(mlflow_dir)
     model, meta = load_scoring_model(train_dir, mlflow_dir, _model_name(train_dir))
     rows = labeled(snapshots, manifest)
     newest = max(snapshots["as_of"])

@@ -14,6 +14,7 @@ import features.cli
 import monitoring.cli
 import training.cli
 from data.console import (
+    MLFLOW_OPTION,
     PARAMS_OPTION,
     VERBOSE_ENV,
     out_option,
@@ -85,13 +86,16 @@ def score(
     out: Path = out_option("score"),
     as_of: dt.datetime | None = AS_OF_OPTION,
     params: Path = PARAMS_OPTION,
+    mlflow: Path = MLFLOW_OPTION,
 ) -> None:
     """Score every account active on a date with the champion: probability, tier, reasons."""
     from serving.params import ScoreParams
     from serving.stages import score as run
 
     sections = [("base", BaseParams), ("score", ScoreParams)]
-    run_stage(params, run, features, model, out, sections=sections, as_of=_day(as_of))
+    run_stage(
+        params, run, features, model, out, sections=sections, as_of=_day(as_of), mlflow_dir=mlflow
+    )
 
 
 @app.command("report")

@@ -16,7 +16,7 @@ ARTIFACT_PATH = "churn"  # where `train` puts model.joblib and model.json inside
 
 
 def load_scoring_model(
-    train_dir: Path, mlflow_dir: Path, model_name: str, source: str = "champion"
+    train_dir: Path, mlflow_dir: Path | None, model_name: str, source: str = "champion"
 ) -> tuple[ChurnModel, dict[str, Any]]:
     """The champion of `model_name` (or `train_dir`'s production model when `source` is "train").
 
@@ -30,14 +30,14 @@ def load_scoring_model(
     local = Path(train_dir) / PRODUCTION
     if source == "train":
         return load_model(local)
-    version = champion_version(mlflow_dir, model_name)
+    version = champion_version(mlflow_dir, model_name) if mlflow_dir is not None else None
     if version is None:
         log.warning("no champion of %s registered; scoring with %s", model_name, local)
         model, meta = load_model(local)
         promoted = meta.get("gate", {}).get("promoted")
         return model, meta | {"alias": "champion" if promoted else "challenger"}
     log.info("champion %s version %s from run %s", model_name, version.version, version.run_id)
-    model, meta = load_run_model(train_dir, mlflow_dir, version.run_id)
+    model, meta = load_run_model(train_dir, Path(str(mlflow_dir)), version.run_id)
     return model, meta | {"alias": "champion"}
 
 

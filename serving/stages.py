@@ -33,7 +33,11 @@ def score(
     as_of: dt.date | None = None,
     mlflow_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Score every account active on `as_of` (default: the latest snapshot) with the champion."""
+    """Score every account active on `as_of` (default: the latest snapshot) with the champion.
+
+    `mlflow_dir` is the store whose registry names the champion; without one (or with
+    `score.model: train`) `train_dir`'s production model scores.
+    """
     from data.console import progress
     from features.snapshots import read_features
     from serving.models import load_scoring_model
@@ -42,7 +46,6 @@ def score(
     snapshots, manifest, _ = read_features(features_dir)
     day, previous_day = _days(snapshots, features_dir, as_of)
     out_dir = Path(out_dir)
-    mlflow_dir = Path(mlflow_dir or out_dir.parent / "mlflow")
     name = _model_name(train_dir)
     model, meta = load_scoring_model(train_dir, mlflow_dir, name, params.model)
     week = snapshots[snapshots["as_of"] == day]
