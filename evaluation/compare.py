@@ -1,9 +1,10 @@
 """The model beside the managers' 1-4 ratings on the test weeks: agreement, staleness, who is right.
 
-Frames in, dicts, frames and figures out. `rows` holds one row per account and test week with
-account_id, as_of, churned (0/1), probability, tier (1-4), manager_rating (1-4 or missing),
-rating_probability (the rating calibrated on the calibration period), rating_age_days,
-days_since_contact (missing = never), csm_id, segment and mrr.
+Frames in, dicts and frames out (the figures are `evaluation.plots.compare_figures`). `rows`
+holds one row per account and test week with account_id, as_of, churned (0/1), probability,
+tier (1-4), manager_rating (1-4 or missing), rating_probability (the rating calibrated on the
+calibration period), rating_age_days, days_since_contact (missing = never), csm_id, segment
+and mrr.
 """
 
 from __future__ import annotations
@@ -11,17 +12,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+from sklearn.metrics import brier_score_loss, cohen_kappa_score, roc_auc_score
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from scipy.stats import spearmanr  # noqa: E402
-from sklearn.metrics import brier_score_loss, cohen_kappa_score, roc_auc_score  # noqa: E402
-
-from training.metrics import score  # noqa: E402
+from training.metrics import score
 
 LEVELS = (1, 2, 3, 4)
 AGE_BUCKETS = ("< 30 days", "30-90 days", "90-180 days", "> 180 days", "never rated")
@@ -282,77 +278,3 @@ def who_was_right(dis: pd.DataFrame) -> dict[str, Any]:
         first = part.sort_values("as_of").drop_duplicates("account_id", keep="first")
         out[kind] = _counts(part) | {"first_week": _counts(first)}
     return _clean(out)
-
-
-def figures(
-    summary: dict[str, Any], by_age: pd.DataFrame, managers: pd.DataFrame, horizon_days: int = 90
-) -> dict[str, Figure]:
-    """Heat-map of tier x rating, churn per level, rating quality by age, per manager."""
-    figs: dict[str, Figure] = {}
-    if "confusion" not in summary:
-        return figs
-    matrix = np.asarray(summary["confusion"])
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    im = ax.imshow(matrix, cmap="Blues")
-    for (i, j), count in np.ndenumerate(matrix):
-        ax.text(
-            j,
-            i,
-            f"{count:,}",
-            ha="center",
-            va="center",
-            color="white" if count > matrix.max() / 2 else "black",
-        )
-    ax.set_xticks(range(4), [str(v) for v in LEVELS])
-    ax.set_yticks(range(4), [str(v) for v in LEVELS])
-    ax.set_xlabel("Manager rating (1 = highest risk)")
-    ax.set_ylabel("Model tier (1 = highest risk)")
-    ax.set_title("Where the model and the managers agree (account-weeks)")
-    fig.colorbar(im, ax=ax)
-    fig.tight_layout()
-    figs["tier_vs_rating"] = fig
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    width = 0.38
-    x = np.arange(4)
-    tiers = [r["churn_rate"] or 0 for r in summary["churn_by_tier"]]
-    ratings = [r["churn_rate"] or 0 for r in summary["churn_by_rating"]]
-    ax.bar(x - width / 2, np.array(tiers) * 100, width, label="model tier")
-    ax.bar(x + width / 2, np.array(ratings) * 100, width, label="manager rating")
-    ax.set_xticks(x, [str(v) for v in LEVELS])
-    ax.set_xlabel("Level (1 = highest risk)")
-    ax.set_ylabel(f"Churned within {horizon_days} days (%)")
-    ax.set_title("Churn by model tier and by manager rating")
-    ax.legend()
-    fig.tight_layout()
-    figs["churn_by_level"] = fig
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    x = np.arange(len(by_age))
-    ax.bar(x - width / 2, by_age["rating_auc"].fillna(0), width, label="manager rating")
-    ax.bar(x + width / 2, by_age["model_auc"].fillna(0), width, label="model")
-    ax.axhline(0.5, color="grey", lw=1, ls="--")
-    ax.set_xticks(
-        x, [f"{b}\n({n:,} rows)" for b, n in zip(by_age["bucket"], by_age["rows"], strict=True)]
-    )
-    ax.set_ylabel("ROC AUC")
-    ax.set_ylim(0.3, 1.0)
-    ax.set_title("How well each ranks churn, by the age of the rating")
-    ax.legend()
-    fig.tight_layout()
-    figs["rating_age"] = fig
-
-    shown = managers.dropna(subset=["rating_auc"]).sort_values("rating_auc")
-    if len(shown):
-        fig, ax = plt.subplots(figsize=(6, 0.32 * len(shown) + 1.5))
-        ax.barh(shown["csm_id"].astype(str), shown["rating_auc"], color="#4c72b0")
-        book = summary.get("metrics", {}).get("rating", {}).get("roc_auc")
-        if book is not None:
-            ax.axvline(book, color="black", lw=1, label=f"all managers {book:.2f}")
-            ax.legend(loc="lower right")
-        ax.axvline(0.5, color="grey", lw=1, ls="--")
-        ax.set_xlabel("ROC AUC of the manager's ratings on their accounts")
-        ax.set_title("How well each manager's ratings rank churn")
-        fig.tight_layout()
-        figs["per_manager"] = fig
-    return figs

@@ -14,6 +14,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
+from evaluation.compare import LEVELS  # noqa: E402
 from training.metrics import reliability_table  # noqa: E402
 
 GRID = np.linspace(0, 1, 101)
@@ -124,3 +125,92 @@ def explain_figures(
         plt.tight_layout()
         figs[f"dependence_{row['feature']}"] = plt.gcf()
     return figs
+
+
+_WIDTH = 0.38  # bars side by side
+
+
+def compare_figures(
+    summary: dict[str, Any], by_age: pd.DataFrame, managers: pd.DataFrame, horizon_days: int = 90
+) -> dict[str, Figure]:
+    """Heat-map of tier x rating, churn per level, rating quality by age, per manager."""
+    if "confusion" not in summary:
+        return {}
+    figs = {
+        "tier_vs_rating": _tier_vs_rating(np.asarray(summary["confusion"])),
+        "churn_by_level": _churn_by_level(summary, horizon_days),
+        "rating_age": _rating_age(by_age),
+    }
+    shown = managers.dropna(subset=["rating_auc"]).sort_values("rating_auc")
+    if len(shown):
+        book = summary.get("metrics", {}).get("rating", {}).get("roc_auc")
+        figs["per_manager"] = _per_manager(shown, book)
+    return figs
+
+
+def _tier_vs_rating(matrix: np.ndarray) -> Figure:
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    im = ax.imshow(matrix, cmap="Blues")
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(
+            j,
+            i,
+            f"{count:,}",
+            ha="center",
+            va="center",
+            color="white" if count > matrix.max() / 2 else "black",
+        )
+    ax.set_xticks(range(4), [str(v) for v in LEVELS])
+    ax.set_yticks(range(4), [str(v) for v in LEVELS])
+    ax.set_xlabel("Manager rating (1 = highest risk)")
+    ax.set_ylabel("Model tier (1 = highest risk)")
+    ax.set_title("Where the model and the managers agree (account-weeks)")
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def _churn_by_level(summary: dict[str, Any], horizon_days: int) -> Figure:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = np.arange(4)
+    tiers = [r["churn_rate"] or 0 for r in summary["churn_by_tier"]]
+    ratings = [r["churn_rate"] or 0 for r in summary["churn_by_rating"]]
+    ax.bar(x - _WIDTH / 2, np.array(tiers) * 100, _WIDTH, label="model tier")
+    ax.bar(x + _WIDTH / 2, np.array(ratings) * 100, _WIDTH, label="manager rating")
+    ax.set_xticks(x, [str(v) for v in LEVELS])
+    ax.set_xlabel("Level (1 = highest risk)")
+    ax.set_ylabel(f"Churned within {horizon_days} days (%)")
+    ax.set_title("Churn by model tier and by manager rating")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def _rating_age(by_age: pd.DataFrame) -> Figure:
+    fig, ax = plt.subplots(figsize=(7, 4))
+    x = np.arange(len(by_age))
+    ax.bar(x - _WIDTH / 2, by_age["rating_auc"].fillna(0), _WIDTH, label="manager rating")
+    ax.bar(x + _WIDTH / 2, by_age["model_auc"].fillna(0), _WIDTH, label="model")
+    ax.axhline(0.5, color="grey", lw=1, ls="--")
+    ax.set_xticks(
+        x, [f"{b}\n({n:,} rows)" for b, n in zip(by_age["bucket"], by_age["rows"], strict=True)]
+    )
+    ax.set_ylabel("ROC AUC")
+    ax.set_ylim(0.3, 1.0)
+    ax.set_title("How well each ranks churn, by the age of the rating")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def _per_manager(shown: pd.DataFrame, book: float | None) -> Figure:
+    fig, ax = plt.subplots(figsize=(6, 0.32 * len(shown) + 1.5))
+    ax.barh(shown["csm_id"].astype(str), shown["rating_auc"], color="#4c72b0")
+    if book is not None:
+        ax.axvline(book, color="black", lw=1, label=f"all managers {book:.2f}")
+        ax.legend(loc="lower right")
+    ax.axvline(0.5, color="grey", lw=1, ls="--")
+    ax.set_xlabel("ROC AUC of the manager's ratings on their accounts")
+    ax.set_title("How well each manager's ratings rank churn")
+    fig.tight_layout()
+    return fig

@@ -39,6 +39,7 @@ def compare(
 ) -> dict[str, Any]:
     """The model beside the managers' ratings on the test weeks; all figures to summary.json."""
     import evaluation.compare as cmp
+    from evaluation.plots import compare_figures
 
     snapshots, manifest, _ = read_features(features_dir)
     model, meta = load_model(Path(train_dir) / EVALUATED)
@@ -77,7 +78,7 @@ def compare(
         write_parquet(dis, tmp / "disagreements.parquet")
         write_parquet(managers, tmp / "per_manager.parquet")
         by_age.to_csv(tmp / "plots" / "by_rating_age.csv", index=False)
-        figs = cmp.figures(summary["agreement"], by_age, managers, meta["horizon_days"])
+        figs = compare_figures(summary["agreement"], by_age, managers, meta["horizon_days"])
         save_figures(figs, tmp / "plots")
         attach_to_run(meta, mlflow_dir, {tmp: "compare"})
     _log_agreement(summary["agreement"])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
 
 from data.io import atomic_dir, write_json, write_parquet
 from data.params import BaseParams
@@ -13,7 +16,10 @@ from evaluation.params import ExplainParams
 from evaluation.stages.common import save_figures
 from features.snapshots import read_features
 from training.bundle import EVALUATED, load_model
-from training.splits import Splits
+from training.splits import Period, Splits
+
+if TYPE_CHECKING:
+    from evaluation.explain import Explanation
 from training.tracking import attach_to_run
 
 log = logging.getLogger(__name__)
@@ -59,14 +65,7 @@ def explain(
         model.trees_.columns_.transform(rows.loc[sample]),
         [descriptions[f] for f in explained.features],
     )
-    summary = {
-        "rows": len(rows),
-        "weeks": {"test_start": str(test.start), "test_end": str(test.end), "latest": str(latest)},
-        "seconds": round(seconds, 2),
-        "rows_per_second": round(len(rows) / max(seconds, 1e-9)),
-        "base_probability": explained.base_probability,
-        "top_features": importance.head(10)[["feature", "mean_abs_probability"]].to_dict("records"),
-    }
+    summary = _summary(rows, test, latest, seconds, explained, importance)
     with atomic_dir(Path(out_dir)) as tmp:
         (tmp / "plots").mkdir()
         write_parquet(explained.frame(rows[["account_id", "as_of"]]), tmp / "contributions.parquet")
@@ -82,3 +81,22 @@ def explain(
         "explained %d rows in %.1fs (%s rows/s)", len(rows), seconds, summary["rows_per_second"]
     )
     return summary
+
+
+def _summary(
+    rows: pd.DataFrame,
+    test: Period,
+    latest: dt.date,
+    seconds: float,
+    explained: Explanation,
+    importance: pd.DataFrame,
+) -> dict[str, Any]:
+    """What `summary.json` says: the rows and weeks explained, the speed, the top features."""
+    return {
+        "rows": len(rows),
+        "weeks": {"test_start": str(test.start), "test_end": str(test.end), "latest": str(latest)},
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(len(rows) / max(seconds, 1e-9)),
+        "base_probability": explained.base_probability,
+        "top_features": importance.head(10)[["feature", "mean_abs_probability"]].to_dict("records"),
+    }

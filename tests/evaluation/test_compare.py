@@ -11,6 +11,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import cohen_kappa_score
 
 from evaluation import compare as cmp
+from evaluation.plots import compare_figures
 
 WEEKS = [dt.date(2026, 1, 5) + dt.timedelta(weeks=i) for i in range(4)]
 
@@ -170,10 +171,10 @@ def test_everything_works_without_any_rating():
     assert cmp.per_manager(rows)["rating_auc"].isna().all()
     assert cmp.by_rating_age(rows)["rows"].tolist() == [0, 0, 0, 0, len(rows)]
     assert cmp.who_was_right(cmp.disagreements(rows, None))["model_sees_risk"]["rows"] == 0
-    assert cmp.figures(summary, cmp.by_rating_age(rows), cmp.per_manager(rows)) == {}
+    assert compare_figures(summary, cmp.by_rating_age(rows), cmp.per_manager(rows)) == {}
 
 
 def test_figures_draw_every_view():
     rows = book()
-    figs = cmp.figures(cmp.agreement(rows), cmp.by_rating_age(rows), cmp.per_manager(rows))
+    figs = compare_figures(cmp.agreement(rows), cmp.by_rating_age(rows), cmp.per_manager(rows))
     assert set(figs) == {"tier_vs_rating", "churn_by_level", "rating_age", "per_manager"}
