@@ -20,7 +20,7 @@ from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 from venn_abers import VennAbers
 
@@ -36,10 +36,11 @@ class ScoreCalibrator(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> Any:
         """Learn the map from scores `X` (one column, or 1-D) and 0/1 labels `y`."""
         scores, labels = validate_data(self, _column(X), y, ensure_min_samples=2)
-        check_classification_targets(labels)
+        target = type_of_target(labels, input_name="y", raise_unknown=True)
+        if target != "binary":
+            raise ValueError(f"Only binary classification is supported; y is {target}.")
+        _one_column(scores)
         self.classes_ = np.unique(labels)
-        if self.classes_.size != 2:
-            raise ValueError(f"a calibrator needs two classes, got {self.classes_.tolist()}")
         self._fit(scores[:, 0], (labels == self.classes_[1]).astype(int))
         return self
 
@@ -52,7 +53,14 @@ class ScoreCalibrator(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """Most likely class."""
-        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+        churn = self.predict_proba(X)[:, 1]
+        return self.classes_[(churn >= 0.5).astype(int)]
+
+    def __sklearn_tags__(self) -> Any:
+        """Binary classification on one column of scores."""
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
 
     def calibrate(self, raw_probability: Any) -> np.ndarray:
         """The calibrated probability of booster probabilities (converted to what it reads)."""
@@ -79,9 +87,15 @@ def scores_of(raw_probability: Any, reads: Reads) -> np.ndarray:
     return p if reads == "probability" else np.log(p / (1 - p))
 
 
+def _one_column(scores: np.ndarray) -> None:
+    if scores.shape[1] != 1:
+        raise ValueError(f"a calibrator reads one column of raw scores, got {scores.shape[1]}")
+
+
 def _column(X: Any) -> Any:
     """A 1-D array of scores as one column; anything else unchanged (validated later)."""
-    return np.reshape(X, (-1, 1)) if np.ndim(X) == 1 else X
+    array = np.asarray(X)
+    return array.reshape(-1, 1) if array.ndim == 1 else X
 
 
 class NoCalibration(ScoreCalibrator):
