@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from training.calibration import compare_calibrators, fit_calibrator
+from training.calibration import Calibrated, compare_calibrators, fit_calibrator, from_legacy
 
 EPS = 1e-6  # probabilities are kept off 0 and 1 so log loss stays finite
 
@@ -101,6 +101,8 @@ class BoostedTrees(ClassifierMixin, BaseEstimator):
 class ChurnModel(ClassifierMixin, BaseEstimator):
     """Boosted trees plus the calibrator that won on the calibration period."""
 
+    calibrator_: Calibrated | None
+
     def __init__(
         self,
         features: Sequence[str] = (),
@@ -118,6 +120,12 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.calibration_methods = calibration_methods
         self.calibration_folds = calibration_folds
         self.random_state = random_state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, turning the calibrator of a model saved by older code into today's."""
+        super().__setstate__(state)
+        if state.get("calibrator_") is not None:
+            self.calibrator_ = from_legacy(state["calibrator_"], self.trees_)
 
     def fit(
         self,
@@ -139,7 +147,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.classes_ = self.trees_.classes_
         self.calibration_losses_: dict[str, float] = {}
         self.calibration_method_ = "none"
-        self.calibrator_: Any = None
+        self.calibrator_ = None
         if calibration_set is not None:
             X_cal, y_cal = calibration_set
             self.calibration_losses_ = compare_calibrators(
@@ -160,7 +168,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def from_parts(
-        cls, trees: BoostedTrees, calibrator: Any, method: str, **params: Any
+        cls, trees: BoostedTrees, calibrator: Calibrated | None, method: str, **params: Any
     ) -> ChurnModel:
         """A fitted model of trees and a calibrator fitted elsewhere (already bound to them)."""
         model = cls(trees.features, trees.categorical, trees.params, **params)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from data.params import Section
+from training.calibrators import CALIBRATORS
 
-Calibrator = Literal["none", "platt", "isotonic", "venn_abers"]
+
+def _registered(method: str) -> str:
+    """A calibration method's name, if `training.calibrators.CALIBRATORS` registers it."""
+    if method not in CALIBRATORS:
+        raise ValueError(f"unknown calibration method {method!r} (known: {sorted(CALIBRATORS)})")
+    return method
+
+
+Calibrator = Annotated[str, AfterValidator(_registered)]
 
 
 class TrainParams(Section):

@@ -14,10 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.isotonic import IsotonicRegression
-
-from training.calibration import Uncalibrated, VennAbersCalibrated
+from training.calibration import Calibrated
 from training.model import EPS, ChurnModel
 
 FORMAT = "churn-risk/1"  # what `served_model.py` reads; bump it when the document changes
@@ -45,34 +42,11 @@ def export_model(model: ChurnModel, tiers: dict[str, Any]) -> tuple[str, dict[st
     return trees.booster_.booster_.model_to_string(), document
 
 
-def export_calibrator(calibrator: Any, method: str) -> dict[str, Any]:
+def export_calibrator(calibrator: Calibrated | None, method: str) -> dict[str, Any]:
     """A fitted calibrator as numbers (`reads`: the booster output it maps)."""
-    if calibrator is None or isinstance(calibrator, Uncalibrated):
+    if calibrator is None:
         return {"method": "none", "reads": "probability"}
-    if isinstance(calibrator, VennAbersCalibrated):
-        fitted = calibrator.venn_abers_
-        return {
-            "method": "venn_abers",
-            "reads": "probability",
-            "c": fitted.c_.tolist(),
-            "p0": fitted.p0_[:, 1].tolist(),
-            "p1": fitted.p1_[:, 1].tolist(),
-        }
-    if isinstance(calibrator, CalibratedClassifierCV):
-        # One map per calibrated classifier; scikit-learn averages their probabilities.
-        maps = [_one_map(one.calibrators[0]) for one in calibrator.calibrated_classifiers_]
-        kinds = {kind for kind, _ in maps}
-        if len(kinds) == 1:
-            kind = kinds.pop()
-            return {"method": method, "reads": "log_odds", kind: [m for _, m in maps]}
-    raise TypeError(f"cannot export a {type(calibrator).__name__} calibrator ({method})")
-
-
-def _one_map(calibrator: Any) -> tuple[str, Any]:
-    if hasattr(calibrator, "a_") and hasattr(calibrator, "b_"):  # Platt: expit(-(a z + b))
-        return "sigmoid", [float(calibrator.a_), float(calibrator.b_)]
-    if isinstance(calibrator, IsotonicRegression) and calibrator.out_of_bounds == "clip":
-        # Its first and last thresholds are the fitted range, so interpolating between
-        # thresholds and holding the ends is scikit-learn's clip-then-interpolate.
-        return "isotonic", [calibrator.X_thresholds_.tolist(), calibrator.y_thresholds_.tolist()]
-    raise TypeError(f"cannot export a {type(calibrator).__name__} calibration map")
+    document = calibrator.calibrator_.export()
+    if document["method"] != method:
+        raise TypeError(f"the model names {method!r} but holds a {document['method']} calibrator")
+    return document

@@ -95,6 +95,19 @@ def _sizes(n_free: int, wanted: dict[str, int]) -> dict[str, int]:
     return sizes
 
 
+def _fewest_dates(n_dates: int, gap: int, horizon_days: int) -> int:
+    """The fewest labeled dates that leave train, calibration and test a horizon apart."""
+    needed = sum(MIN_WEEKS.values()) + 2 * gap
+    if n_dates < needed:
+        raise ContractError(
+            "snapshots.parquet",
+            "as_of",
+            f"only {n_dates} snapshot dates have a known label; at least {needed} are "
+            f"needed (train, calibration and test, each {horizon_days} days apart)",
+        )
+    return needed
+
+
 def make_splits(
     dates: list[dt.date],
     horizon_days: int,
@@ -115,15 +128,7 @@ def make_splits(
     # The gap before the validation fold only keeps tuning honest; on a short export it goes
     # first (early stopping then sees labels that overlap its fold), never the two gaps that
     # keep calibration and test out of time.
-    needed_min = sum(MIN_WEEKS.values()) + 2 * gap
-    if len(dates) < needed_min:
-        raise ContractError(
-            "snapshots.parquet",
-            "as_of",
-            f"only {len(dates)} snapshot dates have a known label; at least {needed_min} are "
-            f"needed (train, calibration and test, each {horizon_days} days apart)",
-        )
-    validation_gap = len(dates) >= needed_min + gap
+    validation_gap = len(dates) >= _fewest_dates(len(dates), gap, horizon_days) + gap
     gaps = (3 if validation_gap else 2) * gap
     shrunk = len(dates) < sum(wanted.values()) + gaps
     sizes = _sizes(len(dates) - gaps, wanted) if shrunk else wanted

@@ -2,9 +2,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import log_loss
+from venn_abers import VennAbers
 
-from training.calibration import compare_calibrators, fit_calibrator
+from training.calibration import apply_calibrator, compare_calibrators, fit_calibrator
 
 
 class Overconfident(ClassifierMixin, BaseEstimator):
@@ -22,6 +25,14 @@ class Overconfident(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+class Squashed(Overconfident):
+    """Overconfident, with the raw log-odds a booster's `decision_function` gives."""
+
+    def decision_function(self, X):
+        p = self.predict_proba(X)[:, 1]
+        return np.log(p / (1 - p))
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +58,44 @@ def test_comparison_ranks_no_calibration_last(data):
     X, y = data
     losses = compare_calibrators(Overconfident().fit(X, y), X, y, ["none", "platt", "isotonic"])
     assert max(losses, key=losses.__getitem__) == "none"
+
+
+@pytest.mark.parametrize(
+    ("method", "sklearn_method"), [("platt", "sigmoid"), ("isotonic", "isotonic")]
+)
+def test_platt_and_isotonic_equal_scikit_learns_calibration_of_a_frozen_model(
+    data, method, sklearn_method
+):
+    """The probabilities the code saved before calibrators read scores, to 1e-12."""
+    X, y = data
+    model = Squashed().fit(X, y)
+    theirs = CalibratedClassifierCV(FrozenEstimator(model), method=sklearn_method).fit(X, y)
+    ours = fit_calibrator(model, X, y, method)
+    np.testing.assert_allclose(
+        ours.predict_proba(X)[:, 1], theirs.predict_proba(X)[:, 1], rtol=0, atol=1e-12
+    )
+    grid = np.linspace(0.001, 0.999, 500)
+    raw = pd.DataFrame({"p": 1 / (1 + np.exp(-(np.log(grid / (1 - grid)) / 2.5)))})
+    np.testing.assert_allclose(
+        apply_calibrator(ours, model.predict_proba(raw)[:, 1]),
+        theirs.predict_proba(raw)[:, 1],
+        rtol=0,
+        atol=1e-12,
+    )
+
+
+@pytest.mark.filterwarnings("ignore:All-NaN slice")
+def test_venn_abers_and_none_equal_their_definitions(data):
+    X, y = data
+    model = Overconfident().fit(X, y)
+    p = model.predict_proba(X)
+    expected, _ = VennAbers().fit(p, y, precision=4).predict_proba(p)
+    got = fit_calibrator(model, X, y, "venn_abers").predict_proba(X)
+    np.testing.assert_allclose(got[:, 1], expected[:, 1], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(fit_calibrator(model, X, y, "none").predict_proba(X), p)
+
+
+def test_an_unknown_method_names_the_known_ones(data):
+    X, y = data
+    with pytest.raises(ValueError, match="unknown calibration method 'beta'.*venn_abers"):
+        fit_calibrator(Overconfident().fit(X, y), X, y, "beta")
