@@ -18,44 +18,30 @@ FAMILIES: tuple[Family, ...] = (ACCOUNTS, USAGE, TICKETS, CONTACTS, RATINGS)
 DTYPES = frozenset(get_args(get_type_hints(Feature)["dtype"]))
 
 
+def _columns(table: str) -> set[str]:
+    return {c.name for c in TABLES[table].columns} if table in TABLES else set()
+
+
 def _family_problems(family: Family) -> list[str]:
-    where = f"family {family.name!r}"
     feats = family.features(None)
     names = {f.name for f in feats}
-    out = [f"{where}: feature {f.name!r} has no description" for f in feats if not f.description]
-    out += [
-        f"{where}: feature {f.name!r} has dtype {f.dtype!r}" for f in feats if f.dtype not in DTYPES
-    ]
-    out += [
-        f"{where}: feature {f.name!r} has source {f.source!r}"
-        for f in feats
-        if f.source != family.name
-    ]
+    out = [f"feature {f.name!r} has no description" for f in feats if not f.description]
+    out += [f"feature {f.name!r} has dtype {f.dtype!r}" for f in feats if f.dtype not in DTYPES]
+    out += [f"feature {f.name!r} has source {f.source!r}" for f in feats if f.source != family.name]
     if family.source not in TABLES:
-        out.append(f"{where}: source {family.source!r} is not a contract table")
-    elif family.first_row and family.first_row not in {
-        c.name for c in TABLES[family.source].columns
-    }:
-        out.append(f"{where}: first_row {family.first_row!r} is not a column of {family.source}")
+        out.append(f"source {family.source!r} is not a contract table")
+    elif family.first_row and family.first_row not in _columns(family.source):
+        out.append(f"first_row {family.first_row!r} is not a column of {family.source}")
     for (table, column), needing in family.needs.items():
-        contract = TABLES.get(table)
-        if contract is None or column not in {c.name for c in contract.columns}:
-            out.append(f"{where}: needs {table}.{column}, not in the data contract")
-        elif contract.column(column).required:
-            out.append(f"{where}: needs {table}.{column}, a required column")
-        out += [
-            f"{where}: {table}.{column} is needed by unknown {n!r}"
-            for n in needing
-            if n not in names
-        ]
+        if column not in _columns(table):
+            out.append(f"needs {table}.{column}, not in the data contract")
+        elif TABLES[table].column(column).required:
+            out.append(f"needs {table}.{column}, a required column")
+        out += [f"{table}.{column} is needed by unknown {n!r}" for n in needing if n not in names]
     for kind, named in (("phrase", family.phrases), ("missing sentence", family.missing)):
-        out += [f"{where}: {kind} for unknown feature {n!r}" for n in named if n not in names]
-    out += [
-        f"{where}: baseline {n!r} is not one of its features"
-        for n in family.baseline
-        if n not in names
-    ]
-    return out
+        out += [f"{kind} for unknown feature {n!r}" for n in named if n not in names]
+    out += [f"baseline {n!r} is not one of its features" for n in family.baseline if n not in names]
+    return [f"family {family.name!r}: {p}" for p in out]
 
 
 def problems(families: Sequence[Family] = FAMILIES) -> list[str]:

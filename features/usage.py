@@ -4,7 +4,7 @@ Events count as activity when their quantity is above 0; `events` sums quantity 
 send daily counts). Days are UTC days, and a window `Nd` is `[as_of - N days, as_of)`.
 
 Each event type the stage is given (`features.event_types`, or every type of the export up to
-`features.max_event_types`: see `choose_event_types`) gets its own counts, so the model finds
+`features.max_event_types`: see `features/event_types.py`) gets its own counts, so the model finds
 which uses matter: nothing here is chosen by looking at churn.
 """
 
