@@ -166,15 +166,10 @@ def reason_frame(
     of sentences), drivers_up, drivers_down (the features behind them, same order), and
     contributions_up, contributions_down (their probability points).
     """
-    from evaluation.reasons import quotable, sentence
+    from evaluation.reasons import BASELINE, quotable, sentence
 
     entries = {f["name"]: f for f in manifest["features"]}
-    needed = set(explanation.features) | {
-        "usage_active_days_90d",
-        "usage_events_90d",
-        "usage_active_users_90d",
-        "rating_age_days",
-    }
+    needed = set(explanation.features) | set(BASELINE)
     records: list[dict[str, Any]] = frame[[c for c in frame.columns if c in needed]].to_dict(
         "records"
     )  # type: ignore[assignment]

@@ -22,96 +22,63 @@ read: it may be the future.
 
 from __future__ import annotations
 
-import re
+from functools import partial
+from typing import Any
 
 import duckdb
-import pandas as pd
 
-from features.manifest import Feature
+from features.family import Family, feature
+from features.intervals import label_intervals, register_intervals
+from features.manifest import EXTRA_COLUMNS, Feature
+from features.phrases import Row, count, days
 
 RENEWED_WITHIN_DAYS = 3  # a period is renewed by a row starting this soon after its end
 MIN_INFERRED_DAYS = 16  # shorter renewed periods (a plan changed mid-period) tell no interval
 DAYS_PER_MONTH = 30.4375
-_NAMED = {
-    "daily": (0, 1),
-    "weekly": (0, 7),
-    "biweekly": (0, 14),
-    "monthly": (1, 0),
-    "bimonthly": (2, 0),
-    "quarterly": (3, 0),
-    "semiannual": (6, 0),
-    "semiannually": (6, 0),
-    "half_yearly": (6, 0),
-    "annual": (12, 0),
-    "annually": (12, 0),
-    "yearly": (12, 0),
-    "biennial": (24, 0),
-}
-_UNITS = {"day": (0, 1), "week": (0, 7), "month": (1, 0), "year": (12, 0)}
-_ISO_UNITS = {"D": (0, 1), "W": (0, 7), "M": (1, 0), "Y": (12, 0)}
+_FAR = "DATE '9999-12-31'"
+_f = partial(feature, "account")
 
 
-def parse_interval(text: str | None) -> tuple[int, int] | None:
-    """A billing interval as (months, days), one of them 0; None when it cannot be read.
-
-    Reads names (`monthly`, `annual`, `quarterly`, ...), counts (`3 months`, `1 year`,
-    `90 days`, `2 weeks`) and ISO 8601 durations (`P1M`, `P1Y`, `P90D`).
-    """
-    if text is None or pd.isna(text):
-        return None
-    clean = re.sub(r"[\s\-]+", "_", str(text).strip().lower())
-    if clean in _NAMED:
-        return _NAMED[clean]
-    count = re.fullmatch(r"(\d+)_?(day|week|month|year)s?", clean)
-    iso = re.fullmatch(r"p(\d+)([dwmy])", clean)
-    if count:
-        n, unit = int(count.group(1)), _UNITS[count.group(2)]
-    elif iso:
-        n, unit = int(iso.group(1)), _ISO_UNITS[iso.group(2).upper()]
-    else:
-        return None
-    return (n * unit[0], n * unit[1]) if n > 0 else None
-
-
-def interval_label(months: int | None, days: int | None) -> str | None:
-    """A readable name for (months, days): `monthly`, `annual`, `3 months`, `14 days`."""
-    names = {1: "monthly", 3: "quarterly", 6: "semiannual", 12: "annual"}
-    if months:
-        return names.get(months, f"{months} months")
-    return f"{days} days" if days else None
-
-
-def _f(name: str, dtype: str, unit: str, text: str) -> Feature:
-    return Feature(name, dtype, "account", None, unit, text)  # type: ignore[arg-type]
-
-
-def account_features() -> list[Feature]:
+def account_features(_: Any = None) -> list[Feature]:
     """The account features, in column order."""
     return [
-        _f("account_tenure_days", "int", "days", "Days since the account signed up"),
-        _f("account_life", "int", "count", "1 for a first subscription, 2 after one comeback..."),
-        _f("account_life_days", "int", "days", "Days since the current subscription run began"),
-        _f("account_segment", "category", "label", "Service tier"),
-        _f("account_mrr_now", "float", "currency/month", "Monthly recurring revenue now"),
-        Feature(
+        _f("account_tenure_days", "int", None, "days", "Days since the account signed up"),
+        _f(
+            "account_life",
+            "int",
+            None,
+            "count",
+            "1 for a first subscription, 2 after one comeback...",
+        ),
+        _f(
+            "account_life_days",
+            "int",
+            None,
+            "days",
+            "Days since the current subscription run began",
+        ),
+        _f("account_segment", "category", None, "label", "Service tier"),
+        _f("account_mrr_now", "float", None, "currency/month", "Monthly recurring revenue now"),
+        _f(
             "account_mrr_change_90d",
             "float",
-            "account",
             "90d",
             "currency/month",
             "Change in monthly revenue over the last 90 days",
         ),
-        _f("account_plan", "category", "label", "Current plan"),
-        _f("account_billing_interval", "category", "label", "Billing interval"),
+        _f("account_plan", "category", None, "label", "Current plan"),
+        _f("account_billing_interval", "category", None, "label", "Billing interval"),
         _f(
             "account_days_to_renewal",
             "int",
+            None,
             "days",
             "Days until the next renewal (negative: days since the paid period ended)",
         ),
         _f(
             "account_days_to_anniversary",
             "int",
+            None,
             "days",
             "Days until the next yearly anniversary of the subscription's start "
             "(when the billing interval is unknown)",
@@ -119,28 +86,14 @@ def account_features() -> list[Feature]:
         _f(
             "account_days_to_monthiversary",
             "int",
+            None,
             "days",
             "Days until the next monthly anniversary of the subscription's start "
             "(when the billing interval is unknown)",
         ),
-        _f("account_industry", "category", "label", "Industry"),
-        _f("account_region", "category", "label", "Region"),
+        _f("account_industry", "category", None, "label", "Industry"),
+        _f("account_region", "category", None, "label", "Region"),
     ]
-
-
-def _register_intervals(con: duckdb.DuckDBPyConnection) -> None:
-    """Table `intervals(billing_interval, months, days)` of the values the export uses."""
-    values = [
-        v for (v,) in con.execute("SELECT DISTINCT billing_interval FROM subscriptions").fetchall()
-    ]
-    parsed = {v: parse_interval(v) for v in values if v is not None}
-    frame = pd.DataFrame(
-        [(v, p[0], p[1]) for v, p in parsed.items() if p is not None],
-        columns=["billing_interval", "months", "days"],
-    ).astype({"billing_interval": "str", "months": "int32", "days": "int32"})
-    con.register("intervals_frame", frame)
-    con.execute("CREATE OR REPLACE TEMP TABLE intervals AS SELECT * FROM intervals_frame")
-    con.unregister("intervals_frame")
 
 
 def _next(unit: str, start: str, step: str) -> str:
@@ -151,10 +104,8 @@ def _next(unit: str, start: str, step: str) -> str:
     return f"(CASE WHEN {at} >= k.as_of THEN {at} ELSE {after} END)"
 
 
-def build_accounts(con: duckdb.DuckDBPyConnection) -> list[Feature]:
-    """Create table `f_accounts` (sid, extras, account features) from accounts/subscriptions."""
-    _register_intervals(con)
-    far = "DATE '9999-12-31'"
+def _infer_intervals(con: duckdb.DuckDBPyConnection) -> None:
+    """Tables `renewed` (periods renewed, their length) and `plan_intervals` (per as_of, plan)."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE renewed AS
         WITH starts AS (SELECT DISTINCT account_id, start_date AS next_start FROM subscriptions),
@@ -178,14 +129,17 @@ def build_accounts(con: duckdb.DuckDBPyConnection) -> list[Feature]:
         SELECT as_of, plan, arg_max({'months': months, 'days': days}, (n, months, days)) AS iv
         FROM seen GROUP BY ALL"""
     )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE f_accounts AS
+
+
+# Per sid: the rows covering as_of (`cover`), MRR now, the largest current row (`main`), the
+# interval it is billed at (`timed`), the last paid day (`paid`) and MRR 91 days ago (`ago`).
+_CURRENT = f"""
         WITH cover AS (SELECT k.sid, k.as_of, s.* EXCLUDE (account_id) FROM keys k
             JOIN subscriptions s ON k.account_id = s.account_id
-            AND s.start_date <= k.as_of AND coalesce(s.end_date, {far}) >= k.as_of - 1),
+            AND s.start_date <= k.as_of AND coalesce(s.end_date, {_FAR}) >= k.as_of - 1),
         now AS (SELECT sid,
             coalesce(sum(mrr) FILTER (WHERE start_date < as_of), 0) AS mrr_now,
-            sum(mrr) FILTER (WHERE coalesce(end_date, {far}) >= as_of) AS mrr_in_force
+            sum(mrr) FILTER (WHERE coalesce(end_date, {_FAR}) >= as_of) AS mrr_in_force
             FROM cover GROUP BY sid),
         main AS (SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY sid ORDER BY mrr DESC,
                  start_date DESC, plan NULLS LAST, billing_interval NULLS LAST) AS rn
@@ -198,7 +152,7 @@ def build_accounts(con: duckdb.DuckDBPyConnection) -> list[Feature]:
                  ON k.account_id = s.account_id AND k.as_of > s.end_date),
         ago AS (SELECT k.sid, sum(s.mrr) AS mrr FROM keys k JOIN subscriptions s
             ON k.account_id = s.account_id AND s.start_date <= k.as_of - 91
-            AND coalesce(s.end_date, {far}) >= k.as_of - 91 GROUP BY k.sid),
+            AND coalesce(s.end_date, {_FAR}) >= k.as_of - 91 GROUP BY k.sid),
         timed AS (SELECT k.sid, m.start_date AS run_start, coalesce(
                 CASE WHEN i.months IS NOT NULL THEN {{'months': i.months, 'days': i.days}} END,
                 p.iv, o.iv) AS iv
@@ -206,6 +160,15 @@ def build_accounts(con: duckdb.DuckDBPyConnection) -> list[Feature]:
             LEFT JOIN intervals i ON m.billing_interval = i.billing_interval
             LEFT JOIN plan_intervals p ON p.as_of = k.as_of AND p.plan = m.plan
             LEFT JOIN own o USING (sid))
+        """
+
+
+def build_accounts(con: duckdb.DuckDBPyConnection, _: Any = None) -> None:
+    """Create table `f_accounts` (sid, extras, account features) from accounts/subscriptions."""
+    register_intervals(con)
+    _infer_intervals(con)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE f_accounts AS {_CURRENT}
         SELECT k.sid, a.csm_id, a.segment, n.mrr_in_force AS mrr, a.name AS account_name,
         CAST(k.as_of - a.created_at AS INTEGER) AS account_tenure_days,
         k.life AS account_life,
@@ -231,23 +194,52 @@ def build_accounts(con: duckdb.DuckDBPyConnection) -> list[Feature]:
         LEFT JOIN main m USING (sid) LEFT JOIN timed t USING (sid)
         LEFT JOIN paid pd USING (sid) LEFT JOIN ago g USING (sid)"""
     )
-    _label_intervals(con)
-    return account_features()
+    label_intervals(con)
 
 
-def _label_intervals(con: duckdb.DuckDBPyConnection) -> None:
-    """Turn (iv_months, iv_days) of `f_accounts` into the `account_billing_interval` label."""
-    pairs = con.execute(
-        "SELECT DISTINCT iv_months, iv_days FROM f_accounts WHERE iv_months IS NOT NULL"
-    ).fetchall()
-    frame = pd.DataFrame(
-        [(m, d, interval_label(m, d)) for m, d in pairs],
-        columns=["iv_months", "iv_days", "account_billing_interval"],
-    ).astype({"iv_months": "int32", "iv_days": "int32", "account_billing_interval": "str"})
-    con.register("labels_frame", frame)
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE f_accounts AS
-        SELECT f.* EXCLUDE (iv_months, iv_days), l.account_billing_interval
-        FROM f_accounts f LEFT JOIN labels_frame l USING (iv_months, iv_days)"""
-    )
-    con.unregister("labels_frame")
+def _renewal(v: float, row: Row) -> str:
+    if v < 0:
+        return f"Renewal overdue by {days(-v)}"
+    return "Renewal due today" if v == 0 else f"Renewal in {days(v)}"
+
+
+def _months(v: float) -> str:
+    return days(v) if v < 60 else count(v / 30.44, "month")
+
+
+def _mrr_change(v: float, row: Row) -> str:
+    if abs(v) < 0.5:
+        return "Monthly revenue unchanged over 90 days"
+    return f"Monthly revenue {'down' if v < 0 else 'up'} {abs(v):,.0f} over 90 days"
+
+
+ACCOUNTS = Family(
+    name="account",
+    source="accounts",  # with subscriptions; both are required, so it is always built
+    table="f_accounts",
+    features=account_features,
+    build=build_accounts,
+    needs={
+        ("subscriptions", "plan"): ("account_plan",),
+        ("accounts", "segment"): ("account_segment",),
+        ("accounts", "industry"): ("account_industry",),
+        ("accounts", "region"): ("account_region",),
+    },
+    phrases={
+        "account_days_to_renewal": _renewal,
+        "account_days_to_anniversary": lambda v, r: (
+            "Contract anniversary today" if v == 0 else f"Contract anniversary in {days(v)}"
+        ),
+        "account_days_to_monthiversary": lambda v, r: (
+            "Monthly anniversary today" if v == 0 else f"Monthly anniversary in {days(v)}"
+        ),
+        "account_tenure_days": lambda v, r: f"Customer for {_months(v)}",
+        "account_life_days": lambda v, r: f"Current subscription running for {_months(v)}",
+        "account_life": lambda v, r: (
+            "First subscription" if v <= 1 else f"Came back after churning (subscription {v:.0f})"
+        ),
+        "account_mrr_now": lambda v, r: f"Pays {v:,.0f} a month",
+        "account_mrr_change_90d": _mrr_change,
+    },
+    extras=EXTRA_COLUMNS[1:],  # churn_date comes from the keys
+)

@@ -6,20 +6,22 @@ e-mails and chats keep a relationship warm less than talking does.
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 import duckdb
 
+from features.family import Family, feature
 from features.manifest import Feature
+from features.phrases import count, days
 from features.windows import cumulate, look_up
 
 WINDOWS = (30, 90)
 CONVERSATION_CHANNELS = ("call", "meeting", "qbr")
+_f = partial(feature, "contacts")
 
 
-def _f(name: str, dtype: str, window: str | None, unit: str, text: str) -> Feature:
-    return Feature(name, dtype, "contacts", window, unit, text)  # type: ignore[arg-type]
-
-
-def contact_features() -> list[Feature]:
+def contact_features(_: Any = None) -> list[Feature]:
     """The contact features, in column order."""
     return [
         _f("contacts_days_since_last", "int", None, "days", "Days since the last contact"),
@@ -59,7 +61,7 @@ def contact_features() -> list[Feature]:
     ]
 
 
-def build_contacts(con: duckdb.DuckDBPyConnection) -> list[Feature]:
+def build_contacts(con: duckdb.DuckDBPyConnection, _: Any = None) -> None:
     """Create table `f_contacts` (sid, contact features) from table `contacts`."""
     live = ", ".join(f"'{c}'" for c in CONVERSATION_CHANNELS)
     con.execute(
@@ -91,4 +93,38 @@ def build_contacts(con: duckdb.DuckDBPyConnection) -> list[Feature]:
         last_day_at0 IS NULL AS contacts_never
         FROM contacts_at JOIN keys k USING (sid)"""
     )
-    return contact_features()
+
+
+CONTACTS = Family(
+    name="contacts",
+    source="contacts",
+    table="f_contacts",
+    features=contact_features,
+    build=build_contacts,
+    first_row="occurred_at",
+    needs={
+        ("contacts", "direction"): (
+            "contacts_days_since_last_inbound",
+            "contacts_inbound_30d",
+            "contacts_inbound_share_90d",
+        ),
+    },
+    phrases={
+        "contacts_days_since_last": lambda v, r: f"Last contact with the manager {days(v)} ago",
+        "contacts_days_since_conversation": lambda v, r: f"No call or meeting for {days(v)}",
+        "contacts_days_since_last_inbound": lambda v, r: f"Client last reached out {days(v)} ago",
+        "contacts_30d": lambda v, r: f"{count(v, 'contact')} with the manager in 30 days",
+        "contacts_90d": lambda v, r: f"{count(v, 'contact')} with the manager in 90 days",
+        "contacts_inbound_30d": lambda v, r: f"Client reached out {count(v, 'time')} in 30 days",
+        "contacts_inbound_share_90d": lambda v, r: (
+            f"{v * 100:.0f}% of recent contacts started by the client"
+        ),
+        "contacts_never": lambda v, r: "Never contacted" if v else "Has been contacted",
+    },
+    missing={
+        "contacts_days_since_last": "Never contacted by the manager",
+        "contacts_days_since_conversation": "Never had a call or meeting with the manager",
+        "contacts_days_since_last_inbound": "Client has never reached out",
+        "contacts_inbound_share_90d": "No contact in 90 days",
+    },
+)

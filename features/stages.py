@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +16,15 @@ from data.console import progress
 from data.contract import OPTIONAL_SOURCES, TABLES
 from data.io import atomic_dir, read_json, write_json
 from data.params import BaseParams
-from features.accounts import build_accounts
-from features.contacts import build_contacts
+from features.families import FAMILIES
+from features.family import Family
 from features.lives import build_lives, build_snapshots, snapshot_dates
-from features.manifest import EXTRA_COLUMNS, ID_COLUMNS, LABEL, Feature, build_manifest
+from features.manifest import ID_COLUMNS, LABEL, Feature, build_manifest
 from features.params import FeaturesParams
-from features.ratings import build_ratings
-from features.tickets import build_tickets
-from features.usage import build_usage, choose_event_types, prepare_usage
 
 log = logging.getLogger(__name__)
 
-# Optional source -> (family table, builder). Usage is handled apart (it needs event types).
-FAMILIES: dict[str, tuple[str, Callable[[duckdb.DuckDBPyConnection], list[Feature]]]] = {
-    "tickets": ("f_tickets", build_tickets),
-    "contacts": ("f_contacts", build_contacts),
-    "manager_ratings": ("f_ratings", build_ratings),
-}
+Built = list[tuple[Family, list[Feature]]]
 
 
 def _quote(path: Path) -> str:
@@ -42,7 +32,8 @@ def _quote(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _connect(validated_dir: Path, params: FeaturesParams, spill: Path) -> duckdb.DuckDBPyConnection:
+def connect(validated_dir: Path, params: FeaturesParams, spill: Path) -> duckdb.DuckDBPyConnection:
+    """A DuckDB session (UTC, spilling to `spill`) with a view of each validated table."""
     config: dict[str, Any] = {"memory_limit": params.memory_limit, "temp_directory": str(spill)}
     if params.threads:
         config["threads"] = params.threads
@@ -56,14 +47,6 @@ def _connect(validated_dir: Path, params: FeaturesParams, spill: Path) -> duckdb
     return con
 
 
-_FIRST_ROW = {
-    "usage_events": "occurred_at",
-    "tickets": "opened_at",
-    "contacts": "occurred_at",
-    "manager_ratings": "rated_at",
-}
-
-
 def _history_start(con: duckdb.DuckDBPyConnection, present: list[str]) -> dt.date | None:
     """The first day every present source has rows for.
 
@@ -72,21 +55,22 @@ def _history_start(con: duckdb.DuckDBPyConnection, present: list[str]) -> dt.dat
     read "never used" or "never contacted" where nothing is known.
     """
     firsts = [con.execute("SELECT min(start_date) FROM subscriptions").fetchall()[0][0]]
-    for table, column in _FIRST_ROW.items():
-        if table in present:
-            query = f"SELECT min(CAST({column} AS DATE)) FROM {table}"
+    for family in FAMILIES:
+        if family.first_row and family.source in present:
+            query = f"SELECT min(CAST({family.first_row} AS DATE)) FROM {family.source}"
             firsts.append(con.execute(query).fetchall()[0][0])
     known = [pd.Timestamp(f).date() for f in firsts if f is not None]
     return max(known) if known else None
 
 
-def _make_keys(
+def make_keys(
     con: duckdb.DuckDBPyConnection,
     base: BaseParams,
     params: FeaturesParams,
     export_date: dt.date,
     present: list[str],
 ) -> list[dt.date]:
+    """Create tables `acc` (account codes) and `keys` (one row per snapshot); the dates."""
     subs = con.execute("SELECT account_id, start_date, end_date FROM subscriptions").df()
     lives = build_lives(subs, base.grace_gap_days)
     sources = present if params.history_start == "all_sources" else []
@@ -109,55 +93,38 @@ def _make_keys(
     return [d.date() for d in dates]
 
 
-def _timed(bar: Any, label: str, run: Callable[[], list[Feature]]) -> list[Feature]:
-    started = time.perf_counter()
-    feats = run()
-    log.info("%s: %d features in %.1f s", label, len(feats), time.perf_counter() - started)
-    bar.update(1)
-    return feats
+def _present(family: Family, present: list[str]) -> bool:
+    return TABLES[family.source].required or family.source in present
 
 
-def _build_families(
+def build_families(
     con: duckdb.DuckDBPyConnection, present: list[str], params: FeaturesParams
-) -> tuple[list[tuple[str, list[Feature]]], list[str]]:
-    steps = 1 + ("usage_events" in present) + sum(s in present for s in FAMILIES)
-    built: list[tuple[str, list[Feature]]] = []
-    event_types: list[str] = []
-    with progress(total=steps, desc="features", unit="family") as bar:
-        if "usage_events" in present:
+) -> Built:
+    """Create each family's table from `keys`; the families built, each with its features."""
+    chosen = [family for family in FAMILIES if _present(family, present)]
+    built: Built = []
+    with progress(total=len(chosen), desc="features", unit="family") as bar:
+        for family in chosen:
             started = time.perf_counter()
-            event_types = choose_event_types(con, params.event_types, params.max_event_types)
-            prepare_usage(con)
-            log.info(
-                "usage: aggregated to days in %.1f s; counted per type: %s",
-                time.perf_counter() - started,
-                event_types,
-            )
-            built.append(("f_usage", _timed(bar, "usage", lambda: build_usage(con, event_types))))
-        for source, (table, build) in FAMILIES.items():
-            if source in present:
-                built.append((table, _timed(bar, source, functools.partial(build, con))))
-        built.insert(
-            0, ("f_accounts", _timed(bar, "account", functools.partial(build_accounts, con)))
-        )
-    return built, event_types
+            context = family.prepare(con, params) if family.prepare else None
+            family.build(con, context)
+            feats = family.features(context)
+            took = time.perf_counter() - started
+            log.info("%s: %d features in %.1f s", family.name, len(feats), took)
+            bar.update(1)
+            built.append((family, feats))
+    return built
 
 
-def _select_sql(built: list[tuple[str, list[Feature]]]) -> str:
-    cols = [
-        *(f"k.{c}" for c in ID_COLUMNS),
-        f"k.{LABEL}",
-        "k.churn_date",
-        *(f"f_accounts.{c}" for c in EXTRA_COLUMNS[1:]),
-    ]
-    cols += [f"{table}.{f.name}" for table, feats in built for f in feats]
-    joins = " ".join(f"LEFT JOIN {table} USING (sid)" for table, _ in built)
+def _select_sql(built: Built) -> str:
+    cols = [*(f"k.{c}" for c in ID_COLUMNS), f"k.{LABEL}", "k.churn_date"]
+    cols += [f"{family.table}.{c}" for family, _ in built for c in family.extras]
+    cols += [f"{family.table}.{f.name}" for family, feats in built for f in feats]
+    joins = " ".join(f"LEFT JOIN {family.table} USING (sid)" for family, _ in built)
     return f"SELECT {', '.join(cols)} FROM keys k {joins} ORDER BY k.as_of, k.account_id"
 
 
-def _write(
-    con: duckdb.DuckDBPyConnection, built: list[tuple[str, list[Feature]]], out: Path
-) -> tuple[int, int]:
+def _write(con: duckdb.DuckDBPyConnection, built: Built, out: Path) -> tuple[int, int]:
     started = time.perf_counter()
     con.execute(f"COPY ({_select_sql(built)}) TO {_quote(out)} (FORMAT parquet)")
     counts = con.execute("SELECT count(*), count(churned) FROM keys").fetchone()
@@ -166,45 +133,22 @@ def _write(
     return int(counts[0]), int(counts[1])
 
 
-# Optional columns whose absence from the export (not emptiness) makes features lie: without
-# `closed_at` every ticket would look open forever, without `user_id` no user ever active.
-NEEDS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("tickets", "closed_at"): (
-        "tickets_open_now",
-        "tickets_oldest_open_age_days",
-        "tickets_resolution_days_mean_90d",
-        "tickets_csat_mean_90d",
-        "tickets_csat_last",
-    ),
-    ("tickets", "priority"): ("tickets_high_urgent_30d", "tickets_high_urgent_90d"),
-    ("tickets", "csat"): ("tickets_csat_mean_90d", "tickets_csat_last"),
-    ("usage_events", "user_id"): (
-        "usage_active_users_7d",
-        "usage_active_users_28d",
-        "usage_active_users_90d",
-        "usage_events_per_user_28d",
-    ),
-    ("contacts", "direction"): (
-        "contacts_days_since_last_inbound",
-        "contacts_inbound_30d",
-        "contacts_inbound_share_90d",
-    ),
-    ("manager_ratings", "communication_level"): ("rating_communication_level",),
-    ("subscriptions", "plan"): ("account_plan",),
-    ("accounts", "segment"): ("account_segment",),
-    ("accounts", "industry"): ("account_industry",),
-    ("accounts", "region"): ("account_region",),
-}
-
-
 def left_out(report: dict[str, Any]) -> dict[str, str]:
-    """Feature -> why it is left out, from the columns the export did not have."""
+    """Feature -> why it is left out, from the optional columns the export did not have.
+
+    Their absence (not emptiness) makes features lie: see each family's `needs`.
+    """
     out: dict[str, str] = {}
-    for (table, column), names in NEEDS.items():
+    for (table, column), names in (n for family in FAMILIES for n in family.needs.items()):
         if column in report.get("tables", {}).get(table, {}).get("missing_columns", []):
             for name in names:
                 out.setdefault(name, f"{table}.{column} is not in the export")
     return out
+
+
+def _event_types(built: Built) -> list[str]:
+    """The event types counted one by one, in the order of their features."""
+    return list(dict.fromkeys(f.event_type for _, feats in built for f in feats if f.event_type))
 
 
 def features(
@@ -222,14 +166,14 @@ def features(
         tempfile.TemporaryDirectory(prefix="churn-duckdb-") as spill,
         atomic_dir(Path(out_dir)) as tmp,
     ):
-        con = _connect(validated_dir, params, Path(spill))
+        con = connect(validated_dir, params, Path(spill))
         try:
-            dates = _make_keys(con, base, params, export_date, present)
-            built, event_types = _build_families(con, present, params)
+            dates = make_keys(con, base, params, export_date, present)
+            built = build_families(con, present, params)
             dropped = left_out(report)
             if dropped:
                 log.info("features left out: %s", dropped)
-            built = [(t, [f for f in feats if f.name not in dropped]) for t, feats in built]
+            built = [(fam, [f for f in feats if f.name not in dropped]) for fam, feats in built]
             rows, labeled = _write(con, built, tmp / "snapshots.parquet")
         finally:
             con.close()
@@ -240,7 +184,7 @@ def features(
             horizon_days=base.horizon_days,
             grace_gap_days=base.grace_gap_days,
             frequency=params.frequency,
-            event_types=event_types,
+            event_types=_event_types(built),
             snapshot_dates=dates,
             rows=rows,
             labeled_rows=labeled,

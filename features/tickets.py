@@ -6,19 +6,21 @@ A ticket counts from `opened_at`; its closing (and the CSAT given at closing) on
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 import duckdb
 
+from features.family import Family, feature
 from features.manifest import Feature
+from features.phrases import count, days
 from features.windows import cumulate, look_up
 
 WINDOWS = (30, 90)
+_f = partial(feature, "tickets")
 
 
-def _f(name: str, dtype: str, window: str | None, unit: str, text: str) -> Feature:
-    return Feature(name, dtype, "tickets", window, unit, text)  # type: ignore[arg-type]
-
-
-def ticket_features() -> list[Feature]:
+def ticket_features(_: Any = None) -> list[Feature]:
     """The ticket features, in column order."""
     out: list[Feature] = []
     for w in WINDOWS:
@@ -49,7 +51,7 @@ def ticket_features() -> list[Feature]:
     ]
 
 
-def build_tickets(con: duckdb.DuckDBPyConnection) -> list[Feature]:
+def build_tickets(con: duckdb.DuckDBPyConnection, _: Any = None) -> None:
     """Create table `f_tickets` (sid, ticket features) from table `tickets`."""
     con.execute(
         """CREATE OR REPLACE TEMP TABLE tickets_daily AS
@@ -97,4 +99,45 @@ def build_tickets(con: duckdb.DuckDBPyConnection) -> list[Feature]:
         last_opened_at0 IS NULL AS tickets_never
         FROM tickets_at a JOIN keys k USING (sid) LEFT JOIN open_age o USING (sid)"""
     )
-    return ticket_features()
+
+
+TICKETS = Family(
+    name="tickets",
+    source="tickets",
+    table="f_tickets",
+    features=ticket_features,
+    build=build_tickets,
+    first_row="opened_at",
+    # Without `closed_at` every ticket would look open forever.
+    needs={
+        ("tickets", "closed_at"): (
+            "tickets_open_now",
+            "tickets_oldest_open_age_days",
+            "tickets_resolution_days_mean_90d",
+            "tickets_csat_mean_90d",
+            "tickets_csat_last",
+        ),
+        ("tickets", "priority"): ("tickets_high_urgent_30d", "tickets_high_urgent_90d"),
+        ("tickets", "csat"): ("tickets_csat_mean_90d", "tickets_csat_last"),
+    },
+    phrases={
+        "tickets_opened_30d": lambda v, r: f"{count(v, 'ticket')} in the last 30 days",
+        "tickets_opened_90d": lambda v, r: f"{count(v, 'ticket')} in the last 90 days",
+        "tickets_high_urgent_30d": lambda v, r: f"{count(v, 'urgent ticket')} in the last 30 days",
+        "tickets_high_urgent_90d": lambda v, r: f"{count(v, 'urgent ticket')} in the last 90 days",
+        "tickets_open_now": lambda v, r: f"{count(v, 'ticket')} still open",
+        "tickets_oldest_open_age_days": lambda v, r: f"Oldest open ticket is {days(v)} old",
+        "tickets_resolution_days_mean_90d": lambda v, r: f"Tickets took {v:.1f} days to resolve",
+        "tickets_csat_mean_90d": lambda v, r: f"Support satisfaction {v:.1f} of 5 (90 days)",
+        "tickets_csat_last": lambda v, r: f"Last support satisfaction score {v:.0f} of 5",
+        "tickets_days_since_last": lambda v, r: f"Last ticket opened {days(v)} ago",
+        "tickets_never": lambda v, r: "Never opened a ticket" if v else "Has opened tickets before",
+    },
+    missing={
+        "tickets_days_since_last": "Never opened a ticket",
+        "tickets_csat_mean_90d": "No support satisfaction score in 90 days",
+        "tickets_csat_last": "Never gave a support satisfaction score",
+        "tickets_resolution_days_mean_90d": "No ticket resolved in 90 days",
+        "tickets_oldest_open_age_days": "No open ticket",
+    },
+)

@@ -4,89 +4,43 @@ Events count as activity when their quantity is above 0; `events` sums quantity 
 send daily counts). Days are UTC days, and a window `Nd` is `[as_of - N days, as_of)`.
 
 Each event type the stage is given (`features.event_types`, or every type of the export up to
-`features.max_event_types`: see `choose_event_types`) gets its own counts, so the model finds
+`features.max_event_types`: see `features/event_types.py`) gets its own counts, so the model finds
 which uses matter: nothing here is chosen by looking at churn.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
+from functools import partial
 
 import duckdb
 
+from features.event_types import choose_event_types, type_slugs
+from features.family import Family, feature
 from features.manifest import Feature
+from features.params import FeaturesParams
+from features.phrases import Phrase, Row, count, days, events, num, usual, weekly
 from features.windows import cumulate, island_deltas, look_up, utc_day
 
 WINDOWS = (7, 28, 90)
 WEEKS = 12  # regularity looks at the last 12 whole weeks before as_of
 
 log = logging.getLogger(__name__)
-
-
-def _f(name: str, dtype: str, window: str | None, unit: str, text: str) -> Feature:
-    return Feature(name, dtype, "usage", window, unit, text)  # type: ignore[arg-type]
-
-
-def type_slugs(event_types: Sequence[str]) -> list[str]:
-    """Column-safe names of event types, unique (`Report View` -> `report_view`)."""
-    out: list[str] = []
-    for event_type in event_types:
-        slug = re.sub(r"[^a-z0-9]+", "_", event_type.lower()).strip("_") or "type"
-        name, n = slug, 1
-        while name in out:
-            n += 1
-            name = f"{slug}_{n}"
-        out.append(name)
-    return out
+_f = partial(feature, "usage")
 
 
 def type_features(event_types: Sequence[str]) -> list[Feature]:
     """The per-event-type counts, one per type and window."""
-    out = []
-    for event_type, slug in zip(event_types, type_slugs(event_types), strict=True):
-        for w in WINDOWS:
-            out.append(
-                Feature(
-                    f"usage_type_{slug}_{w}d",
-                    "float",
-                    "usage",
-                    f"{w}d",
-                    "events",
-                    f"'{event_type}' events, last {w} days",
-                    event_type=event_type,
-                )
-            )
-    return out
+    return [
+        _f(f"usage_type_{slug}_{w}d", "float", f"{w}d", "events", f"'{t}' events, last {w} days", t)
+        for t, slug in zip(event_types, type_slugs(event_types), strict=True)
+        for w in WINDOWS
+    ]
 
 
-def choose_event_types(
-    con: duckdb.DuckDBPyConnection, given: Sequence[str] | None, most: int
-) -> list[str]:
-    """The event types that get counts of their own: `given`, or the export's, up to `most`.
-
-    Past `most` types the most frequent are kept: that choice depends on the whole export, so
-    a warning asks for the list to be fixed in params.yaml (then past weeks never change).
-    """
-    if given is not None:
-        return list(given)
-    counts = con.execute(
-        "SELECT event_type, sum(quantity) AS n FROM usage_events WHERE quantity > 0 "
-        "GROUP BY ALL ORDER BY n DESC, event_type"
-    ).fetchall()
-    if len(counts) > most:
-        log.warning(
-            "%d event types: counts kept for the %d most frequent only; list them in "
-            "params.yaml features.event_types so the choice no longer depends on the export",
-            len(counts),
-            most,
-        )
-    return sorted(str(t) for t, _ in counts[:most])
-
-
-def usage_features(event_types: Sequence[str] = ()) -> list[Feature]:
-    """The usage features, in column order."""
+def usage_features(event_types: Sequence[str] | None = None) -> list[Feature]:
+    """The usage features, in column order (None: no event type counted on its own)."""
     out: list[Feature] = []
     for w in WINDOWS:
         out += [
@@ -95,7 +49,7 @@ def usage_features(event_types: Sequence[str] = ()) -> list[Feature]:
             _f(f"usage_active_users_{w}d", "int", f"{w}d", "users", f"Users active, last {w} days"),
             _f(f"usage_event_types_{w}d", "int", f"{w}d", "types", f"Features used, last {w} days"),
         ]
-    out += type_features(event_types)
+    out += type_features(event_types or ())
     return out + [
         _f(
             "usage_events_per_user_28d",
@@ -130,12 +84,14 @@ def usage_features(event_types: Sequence[str] = ()) -> list[Feature]:
     ]
 
 
-def prepare_usage(con: duckdb.DuckDBPyConnection) -> None:
-    """Aggregate `usage_events` to account-day-type (`usage_adt`) and account-user-day tables.
+def prepare_usage(con: duckdb.DuckDBPyConnection, params: FeaturesParams) -> list[str]:
+    """Choose the event types; aggregate `usage_events` to account-day-type and account-user-day.
 
     Accounts and event types become integer codes (tables `acc`, `etypes`) and users a 64-bit
-    hash, so the big sorts that follow compare integers.
+    hash, so the big sorts that follow compare integers. Returns the event types counted.
     """
+    event_types = choose_event_types(con, params.event_types, params.max_event_types)
+    log.info("usage: counted per type: %s", event_types)
     day = utc_day("occurred_at")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE etypes AS SELECT event_type, "
@@ -152,6 +108,7 @@ def prepare_usage(con: duckdb.DuckDBPyConnection) -> None:
         f"{day} AS day FROM usage_events JOIN acc USING (account_id) "
         "WHERE quantity > 0 AND user_id IS NOT NULL"
     )
+    return event_types
 
 
 def _sql_text(value: str) -> str:
@@ -184,7 +141,7 @@ def _type_columns(event_types: Sequence[str]) -> list[str]:
     return [f"x{i}" for i in range(len(event_types))]
 
 
-def build_usage(con: duckdb.DuckDBPyConnection, event_types: Sequence[str]) -> list[Feature]:
+def build_usage(con: duckdb.DuckDBPyConnection, event_types: Sequence[str]) -> None:
     """Create table `f_usage` (sid, usage features) from the prepared usage tables."""
     counted = ("events", "active", *_type_columns(event_types))
     exprs = {c: f"sum({c})" for c in counted}
@@ -200,8 +157,6 @@ def build_usage(con: duckdb.DuckDBPyConnection, event_types: Sequence[str]) -> l
     offsets[56] = ["events"]
     look_up(con, "usage_cum", "usage_at", offsets, zero=[c for c in exprs if c != "last_day"])
     con.execute("DROP TABLE usage_cum")
-
-    feats = usage_features(event_types)
     win = []
     for w in WINDOWS:
         win += [
@@ -226,4 +181,83 @@ def build_usage(con: duckdb.DuckDBPyConnection, event_types: Sequence[str]) -> l
         last_day_at0 IS NULL AS usage_never
         FROM usage_at JOIN keys k USING (sid)"""
     )
-    return feats
+
+
+def _since_use(v: float, row: Row) -> str:
+    active = num(row.get("usage_active_days_90d"))
+    text = f"No product use for {days(v)}"
+    if active and active >= 2:
+        every = 90 / active
+        text += "; usually active every day" if every < 1.5 else f"; usually every {every:.0f} days"
+    return text
+
+
+def _active_days(window: int) -> Phrase:
+    def say(v: float, row: Row) -> str:
+        typical = weekly(row, "usage_active_days_90d", window)
+        return f"Used on {v:.0f} of the last {window} days" + usual(v, typical, "{:.0f}")
+
+    return say
+
+
+def _users(window: int) -> Phrase:
+    def say(v: float, row: Row) -> str:
+        text = f"{count(v, 'user')} active in the last {window} days"
+        wider = num(row.get("usage_active_users_90d"))
+        if window < 90 and wider is not None and wider > v:
+            text += f" ({wider:.0f} in the last 90)"
+        return text
+
+    return say
+
+
+def _trend(v: float, row: Row) -> str:
+    change = (v - 1) * 100
+    if abs(change) < 5:
+        return "Usage flat against the previous 28 days"
+    return f"Usage {'down' if change < 0 else 'up'} {abs(change):.0f}% against the previous 28 days"
+
+
+def _kinds(window: int) -> Phrase:
+    within = "in the last 7 days" if window == 7 else f"in {window} days"
+    return lambda v, r: f"{count(v, 'product feature')} used {within}"
+
+
+USAGE = Family(
+    name="usage",
+    source="usage_events",
+    table="f_usage",
+    features=usage_features,
+    build=build_usage,
+    prepare=prepare_usage,
+    first_row="occurred_at",
+    # Without `user_id` no user is ever active.
+    needs={
+        ("usage_events", "user_id"): (
+            "usage_active_users_7d",
+            "usage_active_users_28d",
+            "usage_active_users_90d",
+            "usage_events_per_user_28d",
+        ),
+    },
+    phrases={
+        "usage_days_since_last_event": _since_use,
+        **{f"usage_active_days_{w}d": _active_days(w) for w in WINDOWS[:-1]},
+        "usage_active_days_90d": lambda v, r: f"Used on {v:.0f} of the last 90 days",
+        **{f"usage_events_{w}d": events(w, "product event", "usage_events_90d") for w in WINDOWS},
+        **{f"usage_active_users_{w}d": _users(w) for w in WINDOWS},
+        **{f"usage_event_types_{w}d": _kinds(w) for w in WINDOWS},
+        "usage_events_per_user_28d": lambda v, r: f"{v:,.0f} events per active user in 28 days",
+        "usage_trend_28d": _trend,
+        "usage_active_weeks_share_12w": lambda v, r: f"Active in {v * 12:.0f} of the last 12 weeks",
+        "usage_weekly_events_cv_12w": lambda v, r: (
+            "Steady weekly usage" if v < 0.5 else f"Uneven weekly usage (variation {v:.1f})"
+        ),
+        "usage_never": lambda v, r: "Has never used the product" if v else "Has used the product",
+    },
+    missing={
+        "usage_days_since_last_event": "Has never used the product",
+        "usage_trend_28d": "No usage to compare over the last 56 days",
+    },
+    baseline=("usage_active_days_90d", "usage_events_90d", "usage_active_users_90d"),
+)

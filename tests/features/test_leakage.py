@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from data.params import BaseParams
+from features.families import FAMILIES
 from features.params import FeaturesParams
 from features.stages import features
 
@@ -19,14 +20,8 @@ KEYS = ["account_id", "as_of", "life"]
 # a source would move the start of the whole calendar, which is a property of the export,
 # not a feature of any snapshot.
 PARAMS = FeaturesParams(event_types=["export"], threads=1, history_start="subscriptions")
-# table -> the column that dates a row
-DATED = {
-    "subscriptions": "start_date",
-    "usage_events": "occurred_at",
-    "tickets": "opened_at",
-    "contacts": "occurred_at",
-    "manager_ratings": "rated_at",
-}
+# table -> the column that dates a row (each family's `first_row`)
+DATED = {"subscriptions": "start_date"} | {f.source: f.first_row for f in FAMILIES if f.first_row}
 
 
 def run(write, tables, export: dt.date) -> tuple[pd.DataFrame, list[str]]:
