@@ -33,7 +33,7 @@ def labeled(snapshots: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
     if partial:
         log.warning("%d snapshot dates with some unknown labels left out", len(partial))
     keep = snapshots["as_of"].isin(dates - partial) & snapshots["churned"].notna()
-    start = observed_start(snapshots, manifest)
+    start = observed_start(snapshots)
     if start is not None and (early := keep & (snapshots["as_of"] < start)).any():
         log.warning(
             "%d labeled rows dated before %s dropped: no churn is observable there",
@@ -88,15 +88,13 @@ def full_windows_from(manifest: dict[str, Any]) -> dt.date | None:
     return dt.date.fromisoformat(first) + dt.timedelta(days=longest_window_days(manifest))
 
 
-def observed_start(snapshots: pd.DataFrame, manifest: dict[str, Any]) -> dt.date | None:
+def observed_start(snapshots: pd.DataFrame) -> dt.date | None:
     """First snapshot date whose label can be trusted: the start of the export's history.
 
     An export often holds years of subscriptions but only lists accounts still alive when its
-    history begins, so earlier snapshots show no churn at all (survivors only). Without a
-    `history_start` in the manifest, the first churn the export shows marks that start.
+    history begins, so earlier snapshots show no churn at all (survivors only): the first
+    churn the export shows marks that start.
     """
-    if manifest.get("history_start"):
-        return dt.date.fromisoformat(manifest["history_start"])
     churns = pd.to_datetime(snapshots["churn_date"]).dropna()
     return churns.min().date() if len(churns) else None
 

@@ -132,13 +132,6 @@ def test_labeled_rows_start_with_the_first_observable_churn():
     manifest = {"export_date": "2024-02-12", "horizon_days": 7}
     # Labels known up to 2024-02-05; the first churn (2024-01-20) starts the history.
     assert labeled(frame, manifest)["as_of"].tolist() == d[3:4] + d[5:6]
-    assert labeled(frame, manifest | {"history_start": "2024-01-01"})["as_of"].tolist() == [
-        d[0],
-        d[1],
-        d[2],
-        d[3],
-        d[5],
-    ]
 
 
 def test_an_export_without_churn_in_training_is_refused_by_name(tmp_path, snapshots, manifest):
