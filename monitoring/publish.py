@@ -75,7 +75,7 @@ def publish(
 def _register(tmp: Path, cal: Calibration, meta: dict[str, Any], tracked: bool) -> dict[str, Any]:
     """Save the recalibrated model; register it as the champion when MLflow tracks the model."""
     from serving.models import ARTIFACT_PATH
-    from training import tracking
+    from training import registry
 
     folder = tmp / "recalibrated"
     folder.mkdir()
@@ -106,7 +106,7 @@ def _register(tmp: Path, cal: Calibration, meta: dict[str, Any], tracked: bool) 
     assert cal.rows is not None  # a recalibrated model comes with the rows it was fitted on
     metrics = {"calibration_in_the_large": {"before": s["calibration_in_the_large"]}}
     metrics["calibration_in_the_large"]["after"] = s["recalibrated_calibration_in_the_large"]
-    run_id, version = tracking.register_recalibrated(
+    run_id, version = registry.register_recalibrated(
         cal.model, cal.rows, new_meta, tags, metrics, write_meta, folder, ARTIFACT_PATH
     )
     log.warning(

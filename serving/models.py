@@ -70,10 +70,10 @@ def champion_version(mlflow_dir: Path, model_name: str) -> Any:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from training import tracking
+    from training import registry, tracking
 
     tracking.use_store(Path(mlflow_dir), "churn-risk")
     try:
-        return MlflowClient().get_model_version_by_alias(model_name, tracking.CHAMPION)
+        return MlflowClient().get_model_version_by_alias(model_name, registry.CHAMPION)
     except MlflowException:
         return None

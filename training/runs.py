@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from data.params import BaseParams
-from training import tracking
+from training import registry, tracking
 from training.model import ChurnModel
 from training.params import TrainParams
 from training.production import Recipe
@@ -20,7 +20,7 @@ def model_meta(
     entries: list[dict[str, Any]],
     digest: str,
     recipe: Recipe,
-    gate: tracking.Gate,
+    gate: registry.Gate,
 ) -> dict[str, Any]:
     """`model.json` fields every saved model has, whichever rows it was fitted on."""
     return {
@@ -82,8 +82,8 @@ def track(
             mlflow.log_text(tuned.trials.to_csv(index=False), "tuning_trials.csv")
         else:
             mlflow.log_metrics(tracking.flat_metrics(metrics["production"], "production."))
-        version = tracking.log_model(model, meta["tiers"], example, params.model_name)
-        tracking.tag_version(params.model_name, version, tags)
+        version = registry.log_model(model, meta["tiers"], example, params.model_name)
+        registry.tag_version(params.model_name, version, tags)
     return {
         "mlflow_run_id": run.info.run_id,
         "model_name": params.model_name,

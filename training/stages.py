@@ -16,7 +16,7 @@ from data.errors import ContractError
 from data.io import atomic_dir, write_json, write_parquet
 from data.params import BaseParams
 from features.snapshots import read_features
-from training import tracking
+from training import registry, tracking
 from training.bundle import EVALUATED, PRODUCTION, PRODUCTION_CAL
 from training.frames import feature_lists, full_windows_from, labeled, predictions, split_frames
 from training.metrics import score
@@ -107,10 +107,10 @@ def train(
         test["churned"], model.predict_proba(test)[:, 1], test["mrr"], evaluate.ece_bins
     )
     tracking.use_store(Path(mlflow_dir), params.experiment)
-    gate = tracking.decide_promotion(
+    gate = registry.decide_promotion(
         test_metrics["roc_auc"],
         test_metrics["ece"],
-        tracking.champion_auc(params.model_name, test, test["churned"].to_numpy()),
+        registry.champion_auc(params.model_name, test, test["churned"].to_numpy()),
         params.gate_max_auc_drop,
         params.gate_max_ece,
     )
@@ -144,7 +144,7 @@ def train(
     saved = _Saved(model, meta, production, prod_meta, tuned, metrics)
     with atomic_dir(Path(out_dir)) as tmp:
         _write(tmp, saved, snapshots, features_dir, digest, frames, cal, base, params, evaluate)
-        tracking.set_lineage(params.model_name, prod_meta["model_version"], prod_meta, gate)
+        registry.set_lineage(params.model_name, prod_meta["model_version"], prod_meta, gate)
         for folder, document in ((EVALUATED, meta), (PRODUCTION, prod_meta)):
             write_json(document, tmp / folder / "model.json")
             # The scorer and the API fetch a champion's files from its run (ARTIFACT_PATH).

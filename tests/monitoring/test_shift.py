@@ -195,7 +195,7 @@ def test_recalibrated_version_serves_its_calibrator_and_names_its_run(run, shift
     from mlflow import MlflowClient
 
     from serving.models import load_scoring_model
-    from training.tracking import signature_frame
+    from training.registry import signature_frame
 
     new, meta = load_scoring_model(run["root"] / "train", run["mlflow_dir"], "churn-risk")
     rows = _labeled(shifted_world.held_out_features).tail(300)

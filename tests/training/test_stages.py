@@ -19,7 +19,7 @@ def test_model_round_trips_through_mlflow(trained):
 
     use_store(root / "mlflow", meta["experiment"])  # whatever store an earlier test selected
     loaded = mlflow.pyfunc.load_model(f"runs:/{meta['mlflow_run_id']}/model")
-    from training.tracking import signature_frame
+    from training.registry import signature_frame
 
     served = loaded.predict(signature_frame(snapshots, meta["features"], meta["categorical"]))
     assert list(served.columns) == ["probability", "tier"]
