@@ -16,12 +16,12 @@ import pandas as pd
 
 from data.console import progress
 from data.contract import OPTIONAL_SOURCES, TABLES
-from data.io import atomic_dir, read_json, write_json
+from data.io import atomic_dir, read_json
 from data.params import BaseParams
 from features.accounts import build_accounts
 from features.contacts import build_contacts
 from features.lives import build_lives, build_snapshots, snapshot_dates
-from features.manifest import EXTRA_COLUMNS, ID_COLUMNS, LABEL, Feature, build_manifest
+from features.manifest import EXTRA_COLUMNS, ID_COLUMNS, LABEL, Feature, Manifest, build_manifest
 from features.params import FeaturesParams
 from features.ratings import build_ratings
 from features.tickets import build_tickets
@@ -209,7 +209,7 @@ def left_out(report: dict[str, Any]) -> dict[str, str]:
 
 def features(
     validated_dir: Path, out_dir: Path, base: BaseParams, params: FeaturesParams
-) -> dict[str, Any]:
+) -> Manifest:
     """Build snapshots, labels and point-in-time features; write them and the manifest."""
     validated_dir = Path(validated_dir)
     report = read_json(validated_dir / "report.json")
@@ -244,7 +244,7 @@ def features(
             snapshot_dates=dates,
             rows=rows,
             labeled_rows=labeled,
+            features_left_out=dropped,
         )
-        manifest["features_left_out"] = dropped
-        write_json(manifest, tmp / "manifest.json")
+        manifest.save(tmp / "manifest.json")
     return manifest

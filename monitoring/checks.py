@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.manifest import Manifest
 from monitoring.drift import feature_drift, score_drift, score_reference
 from monitoring.params import MonitorParams
 from monitoring.recalibration import calibration_by_week, calibration_in_the_large, recalibrate
@@ -42,7 +43,7 @@ def _training_rows(meta: dict[str, Any], rows: pd.DataFrame) -> pd.DataFrame:
 def drift_check(
     model: Any,
     meta: dict[str, Any],
-    manifest: dict[str, Any],
+    manifest: Manifest,
     snapshots: pd.DataFrame,
     rows: pd.DataFrame,
     newest: dt.date,
@@ -55,7 +56,7 @@ def drift_check(
         note = "the model has no reference profile (trained before the skew guard)"
         empty = {"status": "skipped", "note": note, "flagged": []}
         return {"features": empty, "score": {"psi": None, "note": note}}, pd.DataFrame()
-    entries = [*meta.get("feature_manifest", []), *manifest["features"]]
+    entries = [*meta.get("feature_manifest", []), *manifest.features]
     descriptions = {f["name"]: f["description"] for f in entries}
     check, table = feature_drift(
         profile, week, descriptions, params.max_psi, params.max_missing_increase

@@ -13,6 +13,7 @@ import pandas as pd
 
 from evaluation.explain import Explanation, explain_batches, reason_frame
 from evaluation.reasons import quotable, sentence
+from features.manifest import Manifest
 from training.model import ChurnModel
 from training.tiers import assign_tiers
 
@@ -55,7 +56,7 @@ LIST_COLUMNS = ("reasons_up", "reasons_down", "movers")
 def score_week(
     model: ChurnModel,
     meta: dict[str, Any],
-    manifest: dict[str, Any],
+    manifest: Manifest,
     week: pd.DataFrame,
     previous: pd.DataFrame | None,
     *,
@@ -96,7 +97,7 @@ def _add_changes(
     now: Explanation,
     week: pd.DataFrame,
     model: ChurnModel,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     previous: pd.DataFrame,
     n: int,
     batch_rows: int,
@@ -112,7 +113,7 @@ def _add_changes(
     before = explain_batches(model, previous.iloc[rows], batch_rows)
     out.loc[found, "previous_probability"] = before.probability
     moved = now.contributions[found] - before.contributions
-    entries = {f["name"]: f for f in manifest["features"]}
+    entries = manifest.entries()
     records: list[dict[str, Any]] = week.loc[found].to_dict("records")  # type: ignore[assignment]
     said_of = [[quotable(entries[n], r) for n in now.features] for r in records]
     moved = np.where(np.array(said_of, dtype=bool).reshape(moved.shape), moved, 0.0)

@@ -33,6 +33,7 @@ from data.io import (
     writing,
 )
 from data.params import BaseParams
+from features.manifest import Manifest
 from serving.params import ReportParams, ScoreParams
 from serving.skew import SkewCheck, check_skew
 
@@ -98,7 +99,7 @@ def score(
         "as_of": str(day),
         "previous_as_of": str(earlier[-1]) if earlier else None,
         # The horizon the probabilities cover is the one the model learned its labels on.
-        "horizon_days": int(meta.get("horizon_days") or manifest["horizon_days"]),
+        "horizon_days": int(meta.get("horizon_days") or manifest.horizon_days),
         "model": {
             "name": meta.get("model_name"),
             "version": meta.get("model_version"),
@@ -130,7 +131,7 @@ def score(
 
 def _skew(
     meta: dict[str, Any],
-    manifest: dict[str, Any],
+    manifest: Manifest,
     week: pd.DataFrame,
     params: ScoreParams,
     day: dt.date,
@@ -147,7 +148,7 @@ def _skew(
         note = "the model has no reference profile (trained before the skew guard): not checked"
         log.info("skew guard skipped on %s: %s", day, note)
         return SkewCheck(status="skipped", note=note, **limits)
-    entries = [*meta.get("feature_manifest", []), *manifest["features"]]
+    entries = [*meta.get("feature_manifest", []), *manifest.features]
     check = check_skew(
         compare_to_profile(profile, week),
         {f["name"]: f["description"] for f in entries},

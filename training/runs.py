@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from data.params import BaseParams
+from features.manifest import Manifest
 from training import registry, tracking
 from training.model import ChurnModel
 from training.params import TrainParams
@@ -16,7 +17,7 @@ from training.production import Recipe
 
 def model_meta(
     model: ChurnModel,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     entries: list[dict[str, Any]],
     digest: str,
     recipe: Recipe,
@@ -35,7 +36,7 @@ def model_meta(
         # The model's own copy of its features' manifest entries: the API validates live rows
         # and words their reasons with it, wherever the model file travels.
         "feature_manifest": entries,
-        "horizon_days": manifest["horizon_days"],
+        "horizon_days": manifest.horizon_days,
     }
 
 

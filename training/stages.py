@@ -15,6 +15,7 @@ import pandas as pd
 from data.errors import ContractError
 from data.io import atomic_dir, write_json, write_parquet
 from data.params import BaseParams
+from features.manifest import Manifest
 from features.snapshots import read_features
 from training import registry, tracking
 from training.bundle import EVALUATED, PRODUCTION, PRODUCTION_CAL
@@ -39,7 +40,7 @@ from training.tuning import tune
 log = logging.getLogger(__name__)
 
 
-def _fit(frames: dict[str, pd.DataFrame], manifest: dict, base: BaseParams, p: TrainParams):
+def _fit(frames: dict[str, pd.DataFrame], manifest: Manifest, base: BaseParams, p: TrainParams):
     features, categorical = feature_lists(manifest)
     started = time.perf_counter()
     tuned = tune(
@@ -115,7 +116,7 @@ def train(
         params.gate_max_ece,
     )
     cal = predictions(model, frames["calibration"], evaluate.rating_feature)
-    entries = [f for f in manifest["features"] if f["name"] in model.features]
+    entries = [f for f in manifest.features if f["name"] in model.features]
     meta = model_meta(model, manifest, entries, digest, recipe, gate) | {
         "role": "evaluated",
         "data_through": splits.calibration.end.isoformat(),
@@ -161,7 +162,7 @@ def train(
 
 def _split(
     rows: pd.DataFrame,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     features_dir: Path,
     params: TrainParams,
     evaluate: EvaluateParams,
@@ -169,7 +170,7 @@ def _split(
     """The time splits and their frames; a period without both outcomes stops the run."""
     splits = make_splits(
         sorted(rows["as_of"].unique()),
-        manifest["horizon_days"],
+        manifest.horizon_days,
         evaluate.test_weeks,
         params.calibration_weeks,
         params.validation_weeks,
@@ -195,7 +196,7 @@ def _split(
 def _production_meta(
     production: Production,
     rows: pd.DataFrame,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     entries: list[dict[str, Any]],
     splits: Splits,
     evaluate: EvaluateParams,
@@ -264,13 +265,13 @@ def _write(
 
 
 def _fit_production(
-    rows: pd.DataFrame, manifest: dict[str, Any], recipe: Recipe, params: TrainParams
+    rows: pd.DataFrame, manifest: Manifest, recipe: Recipe, params: TrainParams
 ) -> Production:
     started = time.perf_counter()
     production = fit_production(
         recipe,
         production_rows(rows, manifest),
-        manifest["horizon_days"],
+        manifest.horizon_days,
         params.calibration_weeks,
         params.refit_calibration_blocks,
     )

@@ -14,6 +14,7 @@ from data.io import atomic_dir, write_json, write_parquet
 from data.params import BaseParams
 from evaluation.params import BacktestParams
 from evaluation.stages.common import records, save_figures
+from features.manifest import Manifest
 from features.snapshots import read_features
 from training.bundle import PRODUCTION, load_model
 from training.frames import known_on, labeled, predictions
@@ -74,7 +75,7 @@ def backtest(
 
 def _replay(
     rows: pd.DataFrame,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     meta: dict[str, Any],
     params: BacktestParams,
     train_params: TrainParams,
@@ -95,7 +96,7 @@ def _replay(
             fitted = fit_production(
                 recipe,
                 production_rows(known, manifest),
-                manifest["horizon_days"],
+                manifest.horizon_days,
                 train_params.calibration_weeks,
                 train_params.refit_calibration_blocks,
             )

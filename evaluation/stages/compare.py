@@ -13,6 +13,7 @@ from data.io import atomic_dir, write_json, write_parquet
 from data.params import BaseParams
 from evaluation.params import CompareParams
 from evaluation.stages.common import records, save_figures
+from features.manifest import Manifest
 from features.snapshots import read_features
 from training.bundle import EVALUATED, load_model
 from training.frames import feature_lists, labeled, split_frames
@@ -131,7 +132,7 @@ def _comparison_rows(
 
 def _without_source(
     snapshots: pd.DataFrame,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     model: ChurnModel,
     meta: dict[str, Any],
     source: str,
@@ -143,7 +144,7 @@ def _without_source(
     from training.model import BoostedTrees
 
     features, categorical = feature_lists(manifest)
-    dropped = [f["name"] for f in manifest["features"] if f["source"] == source]
+    dropped = [f["name"] for f in manifest.features if f["source"] == source]
     if not dropped:
         return {"dropped": [], "note": f"no `{source}` features in the manifest"}
     kept = [f for f in features if f not in dropped]

@@ -11,6 +11,7 @@ import pandas as pd
 from data.io import atomic_dir, write_json, write_parquet
 from data.params import BaseParams
 from evaluation.stages.common import save_figures
+from features.manifest import Manifest
 from features.snapshots import read_features
 from training.bundle import EVALUATED, load_model
 from training.frames import dvc_plot_frames, feature_lists, labeled, predictions, split_frames
@@ -66,7 +67,7 @@ def evaluate(
 
 def _baselines(
     frames: dict[str, pd.DataFrame],
-    manifest: dict[str, Any],
+    manifest: Manifest,
     base: BaseParams,
     params: EvaluateParams,
 ) -> pd.DataFrame:

@@ -51,7 +51,7 @@ def explain(
         explained, rows, manifest, params.reasons_up, params.reasons_down, params.min_contribution
     )
     seconds = time.perf_counter() - started
-    descriptions = {f["name"]: f["description"] for f in manifest["features"]}
+    descriptions = manifest.descriptions()
     importance = global_importance(explained, [descriptions[f] for f in explained.features])
     sample = rows.sample(min(params.plot_rows, len(rows)), random_state=base.seed).index
     shap_values = shap_explanation(

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from data.params import BaseParams
+from features.manifest import Manifest
 from serving.api import create_app
 from serving.bundle import load
 from serving.params import ReportParams, ScoreParams
@@ -107,7 +108,7 @@ def test_a_week_of_the_training_period_flags_nothing(skew_runs, modeled, feature
     assert skew["features_checked"] == len(meta["features"])
     # The production rows begin once every window lies inside the export's history, and end
     # with the last labeled week.
-    full_from = full_windows_from(json.loads((featured / "manifest.json").read_text()))
+    full_from = full_windows_from(Manifest.load(featured / "manifest.json"))
     dates = pd.to_datetime(pd.read_parquet(featured / "snapshots.parquet")["as_of"]).dt.date
     assert skew["training_start"] == min(d for d in dates.unique() if d >= full_from).isoformat()
     assert skew["training_start"] == meta["fitted_from"]

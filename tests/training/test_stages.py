@@ -8,6 +8,7 @@ import pytest
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from data.io import read_json
+from features.manifest import Manifest
 
 
 def test_model_round_trips_through_mlflow(trained):
@@ -129,13 +130,12 @@ def test_labeled_rows_start_with_the_first_observable_churn():
             "churn_date": [None, None, dt.date(2024, 1, 20), None, None, None],
         }
     )
-    manifest = {"export_date": "2024-02-12", "horizon_days": 7}
+    manifest = Manifest(features=[], export_date=dt.date(2024, 2, 12), horizon_days=7)
     # Labels known up to 2024-02-05; the first churn (2024-01-20) starts the history.
     assert labeled(frame, manifest)["as_of"].tolist() == d[3:4] + d[5:6]
 
 
 def test_an_export_without_churn_in_training_is_refused_by_name(tmp_path, snapshots, manifest):
-    import json
 
     import pytest
 
@@ -147,7 +147,7 @@ def test_an_export_without_churn_in_training_is_refused_by_name(tmp_path, snapsh
     quiet = snapshots.assign(churned=snapshots["churned"] * 0)
     (tmp_path / "features").mkdir()
     quiet.to_parquet(tmp_path / "features" / "snapshots.parquet", index=False)
-    (tmp_path / "features" / "manifest.json").write_text(json.dumps(manifest))
+    manifest.save(tmp_path / "features" / "manifest.json")
     with pytest.raises(ContractError, match=r"churned.*inner weeks .* hold no churn"):
         train(
             tmp_path / "features",
