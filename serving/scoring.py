@@ -6,7 +6,7 @@ probability always comes from the account's data, never from a retrained model.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,9 @@ from evaluation.reasons import quotable, sentence
 from features.manifest import Manifest
 from training.model import ChurnModel
 from training.tiers import assign_tiers
+
+if TYPE_CHECKING:
+    from training.bundle import ModelMeta
 
 # snapshot column -> score column, copied as they are (missing columns stay empty)
 CONTEXT = {
@@ -55,7 +58,7 @@ LIST_COLUMNS = ("reasons_up", "reasons_down", "movers")
 
 def score_week(
     model: ChurnModel,
-    meta: dict[str, Any],
+    meta: ModelMeta,
     manifest: Manifest,
     week: pd.DataFrame,
     previous: pd.DataFrame | None,
@@ -73,7 +76,7 @@ def score_week(
     reasons = reason_frame(now, week, manifest, reasons_up, reasons_down, min_contribution)
     out = week[["account_id", "as_of"]].copy()
     out["probability"] = now.probability
-    out["tier"] = assign_tiers(now.probability, meta["tiers"])
+    out["tier"] = assign_tiers(now.probability, meta.tiers)
     for source, target in CONTEXT.items():
         out[target] = week.get(source, pd.NA)
     out["mrr"] = out["mrr"].astype(float)

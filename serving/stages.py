@@ -17,7 +17,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -36,6 +36,9 @@ from data.params import BaseParams
 from features.manifest import Manifest
 from serving.params import ReportParams, ScoreParams
 from serving.skew import SkewCheck, check_skew
+
+if TYPE_CHECKING:
+    from training.bundle import ModelMeta
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +74,7 @@ def score(
         )
     out_dir = Path(out_dir)
     mlflow_dir = Path(mlflow_dir or out_dir.parent / "mlflow")
-    name = _model_name(train_dir)
-    model, meta = load_scoring_model(train_dir, mlflow_dir, name, params.model)
+    model, meta = load_scoring_model(train_dir, mlflow_dir, params.model)
     week = snapshots[snapshots["as_of"] == day]
     earlier = [d for d in dates if d < day]
     previous = snapshots[snapshots["as_of"] == earlier[-1]] if earlier else None
@@ -99,15 +101,15 @@ def score(
         "as_of": str(day),
         "previous_as_of": str(earlier[-1]) if earlier else None,
         # The horizon the probabilities cover is the one the model learned its labels on.
-        "horizon_days": int(meta.get("horizon_days") or manifest.horizon_days),
+        "horizon_days": meta.horizon(manifest.horizon_days),
         "model": {
-            "name": meta.get("model_name"),
-            "version": meta.get("model_version"),
-            "alias": meta.get("alias", "local"),
-            "trained_at": meta.get("trained_at"),
-            "mlflow_run_id": meta.get("mlflow_run_id"),
-            "role": meta.get("role"),
-            "data_through": meta.get("data_through"),
+            "name": meta.model_name,
+            "version": meta.model_version,
+            "alias": meta.alias,
+            "trained_at": meta.trained_at,
+            "mlflow_run_id": meta.mlflow_run_id,
+            "role": meta.role,
+            "data_through": meta.data_through,
         },
         "scored_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "min_contribution": params.min_contribution,
@@ -130,7 +132,7 @@ def score(
 
 
 def _skew(
-    meta: dict[str, Any],
+    meta: ModelMeta,
     manifest: Manifest,
     week: pd.DataFrame,
     params: ScoreParams,
@@ -148,7 +150,7 @@ def _skew(
         note = "the model has no reference profile (trained before the skew guard): not checked"
         log.info("skew guard skipped on %s: %s", day, note)
         return SkewCheck(status="skipped", note=note, **limits)
-    entries = [*meta.get("feature_manifest", []), *manifest.features]
+    entries = [*(meta.feature_manifest or []), *manifest.features]
     check = check_skew(
         compare_to_profile(profile, week),
         {f["name"]: f["description"] for f in entries},
@@ -167,13 +169,6 @@ def _skew(
             "; ".join(f.line() for f in check.flagged),
         )
     return check
-
-
-def _model_name(train_dir: Path) -> str:
-    from data.io import read_json
-
-    path = Path(train_dir) / "model" / "model.json"
-    return read_json(path).get("model_name", "churn-risk") if path.exists() else "churn-risk"
 
 
 @contextlib.contextmanager

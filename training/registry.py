@@ -15,6 +15,7 @@ import pandas as pd
 from training.tracking import flat_metrics, rows_dataset
 
 if TYPE_CHECKING:
+    from training.bundle import ModelMeta
     from training.model import ChurnModel
 
 log = logging.getLogger(__name__)
@@ -164,7 +165,7 @@ def tag_version(model_name: str, version: str, tags: dict[str, str]) -> None:
         client.set_model_version_tag(model_name, version, key, str(value))
 
 
-def set_lineage(model_name: str, version: str, meta: dict[str, Any], gate: Gate) -> None:
+def set_lineage(meta: ModelMeta, gate: Gate) -> None:
     """Tag a production version with what vouches for it; move `champion` if the gate passed.
 
     The alias moves only when the vouching recipe passed the gate on its test weeks;
@@ -172,14 +173,14 @@ def set_lineage(model_name: str, version: str, meta: dict[str, Any], gate: Gate)
     """
     from mlflow import MlflowClient
 
-    vouched = meta["vouched_by"]
+    model_name, version, vouched = meta.model_name, str(meta.model_version), meta.vouched_by or {}
     tag_version(
         model_name,
         version,
         {
             "vouched_by_version": vouched["model_version"],
             "vouched_by_run": vouched["mlflow_run_id"],
-            "data_through": meta["data_through"],
+            "data_through": str(meta.data_through),
         },
     )
     alias = CHAMPION if gate.promote else CHALLENGER
@@ -197,7 +198,7 @@ def set_lineage(model_name: str, version: str, meta: dict[str, Any], gate: Gate)
 def register_recalibrated(
     model: ChurnModel,
     rows: pd.DataFrame,
-    meta: dict[str, Any],
+    meta: ModelMeta,
     tags: dict[str, str],
     metrics: dict[str, Any],
     write_meta: Any,
@@ -215,7 +216,7 @@ def register_recalibrated(
     import mlflow
     from mlflow import MlflowClient
 
-    name = meta.get("model_name", "churn-risk")
+    name = meta.model_name
     run_name = (
         f"monitor recalibration of v{tags.get('recalibrated_from', '?')}"
         f" on {tags.get('calibrated_on', '?')}"
@@ -225,7 +226,7 @@ def register_recalibrated(
         mlflow.set_tags(tags | {"role": "recalibrated"})
         mlflow.log_metrics(flat_metrics(metrics))
         example = rows[list(model.features)].head(5)
-        version = log_model(model, meta["tiers"], example, name)
+        version = log_model(model, meta.tiers, example, name)
         write_meta(run.info.run_id, version)
         mlflow.log_artifacts(str(model_dir), artifact_path)
     client = MlflowClient()

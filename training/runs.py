@@ -10,6 +10,7 @@ import pandas as pd
 from data.params import BaseParams
 from features.manifest import Manifest
 from training import registry, tracking
+from training.bundle import ModelMeta
 from training.model import ChurnModel
 from training.params import TrainParams
 from training.production import Recipe
@@ -22,6 +23,7 @@ def model_meta(
     digest: str,
     recipe: Recipe,
     gate: registry.Gate,
+    params: TrainParams,
 ) -> dict[str, Any]:
     """`model.json` fields every saved model has, whichever rows it was fitted on."""
     return {
@@ -33,16 +35,16 @@ def model_meta(
         "recipe": recipe.as_dict(),
         "features_digest": digest,
         "gate": {"promoted": gate.promote, "reason": gate.reason},
-        # The model's own copy of its features' manifest entries: the API validates live rows
-        # and words their reasons with it, wherever the model file travels.
         "feature_manifest": entries,
         "horizon_days": manifest.horizon_days,
+        "model_name": params.model_name,
+        "experiment": params.experiment,
     }
 
 
 def track(
     model: ChurnModel,
-    meta: dict[str, Any],
+    meta: ModelMeta,
     table: Any,
     example: pd.DataFrame,
     tuned: Any,
@@ -58,20 +60,20 @@ def track(
     """
     import mlflow
 
-    role = meta["role"]
-    with mlflow.start_run(run_name=f"train {role}, data through {meta['data_through']}") as run:
+    role = meta.role
+    with mlflow.start_run(run_name=f"train {role}, data through {meta.data_through}") as run:
         mlflow.log_input(table, context="training")
         mlflow.log_params({f"base.{k}": v for k, v in base.model_dump().items()})
         mlflow.log_params({f"train.{k}": v for k, v in params.model_dump().items()})
-        mlflow.log_params({f"split.{k}": v for k, v in meta["splits"].items()})
-        mlflow.log_params({f"tuned.{k}": v for k, v in meta["params"].items()})
+        mlflow.log_params({f"split.{k}": v for k, v in meta.splits.items()})
+        mlflow.log_params({f"tuned.{k}": v for k, v in meta.params.items()})
         tags = {
             "role": role,
-            "data_through": meta["data_through"],
-            "features_digest": meta["features_digest"],
-            "calibration_method": meta["calibration_method"],
-            "gate": "passed" if meta["gate"]["promoted"] else "refused",
-            "gate_reason": meta["gate"]["reason"],
+            "data_through": meta.data_through,
+            "features_digest": meta.features_digest,
+            "calibration_method": meta.calibration_method,
+            "gate": "passed" if meta.gate["promoted"] else "refused",
+            "gate_reason": meta.gate["reason"],
         }
         mlflow.set_tags(tags)
         if tuned is not None:
@@ -83,11 +85,6 @@ def track(
             mlflow.log_text(tuned.trials.to_csv(index=False), "tuning_trials.csv")
         else:
             mlflow.log_metrics(tracking.flat_metrics(metrics["production"], "production."))
-        version = registry.log_model(model, meta["tiers"], example, params.model_name)
-        registry.tag_version(params.model_name, version, tags)
-    return {
-        "mlflow_run_id": run.info.run_id,
-        "model_name": params.model_name,
-        "experiment": params.experiment,
-        "model_version": version,
-    }
+        version = registry.log_model(model, meta.tiers, example, meta.model_name)
+        registry.tag_version(meta.model_name, version, tags)
+    return {"mlflow_run_id": run.info.run_id, "model_version": version}

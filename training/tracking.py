@@ -7,10 +7,13 @@ import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from training.bundle import ModelMeta
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +135,7 @@ def log_monitor_run(
 
 
 def attach_to_run(
-    meta: Mapping[str, Any],
+    meta: ModelMeta,
     mlflow_dir: Path,
     files: Mapping[Path, str],
     metrics: Mapping[str, Any] | None = None,
@@ -145,10 +148,10 @@ def attach_to_run(
     """
     import mlflow
 
-    if not meta.get("mlflow_run_id"):
+    if not meta.mlflow_run_id:
         return
-    use_store(Path(mlflow_dir), meta.get("experiment", "churn-risk"))
-    with mlflow.start_run(run_id=meta["mlflow_run_id"]):
+    use_store(Path(mlflow_dir), meta.experiment)
+    with mlflow.start_run(run_id=meta.mlflow_run_id):
         if metrics is not None:
             mlflow.log_metrics(flat_metrics(dict(metrics), prefix))
         for path, artifact_path in files.items():

@@ -39,7 +39,7 @@ def explain(
 
     snapshots, manifest, _ = read_features(features_dir)
     model, meta = load_model(Path(train_dir) / EVALUATED)
-    test = Splits.from_dict(meta["splits"]).test
+    test = Splits.from_dict(meta.splits).test
     latest = snapshots["as_of"].max()
     rows = snapshots[test.contains(snapshots["as_of"]) | (snapshots["as_of"] == latest)]
     rows = rows.sort_values(["as_of", "account_id"]).reset_index(drop=True)

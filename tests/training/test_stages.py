@@ -9,6 +9,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from data.io import read_json
 from features.manifest import Manifest
+from training.bundle import ModelMeta
 
 
 def test_model_round_trips_through_mlflow(trained):
@@ -80,19 +81,19 @@ def test_train_saves_the_profile_of_exactly_the_training_rows(trained, snapshots
     from training.profile import profile_rows, saved_profile
     from training.splits import Splits
 
-    meta = read_json(trained["root"] / "train" / "model" / "model.json")
+    meta = ModelMeta.load(trained["root"] / "train" / "model" / "model.json")
     profile = saved_profile(meta)
-    assert profile is not None and list(profile.features) == meta["features"]
-    splits = Splits.from_dict(meta["splits"])
+    assert profile is not None and list(profile.features) == meta.features
+    splits = Splits.from_dict(meta.splits)
     assert (str(profile.start), str(profile.end)) == (
-        meta["splits"]["train_start"],
-        meta["splits"]["train_end"],
+        meta.splits["train_start"],
+        meta.splits["train_end"],
     )
     rows = split_frames(labeled(snapshots, manifest), splits)["train"]
     # The score's reference: the model's probabilities of the calibration weeks (unseen).
     cal = pd.read_parquet(trained["root"] / "train" / "calibration_predictions.parquet")
     scores = cal["probability"].to_numpy()
-    assert profile == profile_rows(rows, meta["feature_manifest"], scores=scores)
+    assert profile == profile_rows(rows, meta.feature_manifest, scores=scores)
 
 
 def test_evaluate_metrics_match_scikit_learn(trained):
