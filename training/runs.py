@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from data.params import BaseParams
@@ -12,8 +13,11 @@ from features.manifest import Manifest
 from training import registry, tracking
 from training.bundle import ModelMeta
 from training.model import ChurnModel
-from training.params import TrainParams
-from training.production import Recipe
+from training.params import EvaluateParams, TrainParams
+from training.production import Production, Recipe, production_rows
+from training.profile import PROFILE_KEY, profile_rows
+from training.splits import Splits
+from training.tiers import fit_tiers
 
 
 def model_meta(
@@ -39,6 +43,45 @@ def model_meta(
         "horizon_days": manifest.horizon_days,
         "model_name": params.model_name,
         "experiment": params.experiment,
+    }
+
+
+def evaluated_fields(
+    train: pd.DataFrame, cal: pd.DataFrame, splits: Splits, entries: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The evaluated model's own `model.json` fields: its data, splits, tiers and profile."""
+    return {
+        "role": "evaluated",
+        "data_through": splits.calibration.end.isoformat(),
+        "splits": splits.as_dict(),
+        "tiers": fit_tiers(cal["probability"], cal["manager_rating"]),
+        # Scores of weeks the model never saw (the calibration weeks): what the monitor
+        # compares a new week's scores with.
+        PROFILE_KEY: profile_rows(train, entries, scores=cal["probability"].to_numpy()).as_dict(),
+    }
+
+
+def production_fields(
+    production: Production,
+    rows: pd.DataFrame,
+    manifest: Manifest,
+    entries: list[dict[str, Any]],
+    splits: Splits,
+    evaluate: EvaluateParams,
+) -> dict[str, Any]:
+    """The production model's own `model.json` fields: its data, calibration blocks, tiers."""
+    oof = production.calibration
+    ratings = oof.get(evaluate.rating_feature, pd.Series(np.nan, oof.index)).astype("Float64")
+    return {
+        "role": "production",
+        "data_through": production.data_through.isoformat(),
+        "fitted_from": production.fitted_from.isoformat(),
+        "calibration_blocks": [[str(b.start), str(b.end)] for b in production.blocks],
+        "splits": splits.as_dict(),
+        "tiers": fit_tiers(oof["probability"], ratings.to_numpy(dtype=float, na_value=np.nan)),
+        PROFILE_KEY: profile_rows(
+            production_rows(rows, manifest), entries, scores=oof["probability"].to_numpy()
+        ).as_dict(),
     }
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import joblib
-import numpy as np
 import pandas as pd
 
 from data.errors import ContractError
@@ -31,10 +30,8 @@ from training.production import (
     production_metrics,
     production_rows,
 )
-from training.profile import PROFILE_KEY, profile_rows
-from training.runs import model_meta, track
+from training.runs import evaluated_fields, model_meta, production_fields, track
 from training.splits import Splits, make_splits
-from training.tiers import fit_tiers
 from training.tuning import tune
 
 log = logging.getLogger(__name__)
@@ -108,12 +105,12 @@ def train(
     entries = [f for f in manifest.features if f["name"] in model.features]
     meta = ModelMeta(
         **model_meta(model, manifest, entries, digest, recipe, gate, params)
-        | _evaluated_meta(frames["train"], cal, splits, entries)
+        | evaluated_fields(frames["train"], cal, splits, entries)
     )
     production = _fit_production(rows, manifest, recipe, params)
     prod_meta = ModelMeta(
         **model_meta(production.model, manifest, entries, digest, recipe, gate, params)
-        | _production_meta(production, rows, manifest, entries, splits, evaluate)
+        | production_fields(production, rows, manifest, entries, splits, evaluate)
     )
     metrics = {
         "test": test_metrics,
@@ -167,21 +164,6 @@ def _judge(
     return test_metrics, gate
 
 
-def _evaluated_meta(
-    train: pd.DataFrame, cal: pd.DataFrame, splits: Splits, entries: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """The evaluated model's own `model.json` fields: its data, splits, tiers and profile."""
-    return {
-        "role": "evaluated",
-        "data_through": splits.calibration.end.isoformat(),
-        "splits": splits.as_dict(),
-        "tiers": fit_tiers(cal["probability"], cal["manager_rating"]),
-        # Scores of weeks the model never saw (the calibration weeks): what the monitor
-        # compares a new week's scores with.
-        PROFILE_KEY: profile_rows(train, entries, scores=cal["probability"].to_numpy()).as_dict(),
-    }
-
-
 def _split(
     rows: pd.DataFrame,
     manifest: Manifest,
@@ -213,30 +195,6 @@ def _split(
                 f"{held}: a model needs churned and retained accounts in every period",
             )
     return splits, frames
-
-
-def _production_meta(
-    production: Production,
-    rows: pd.DataFrame,
-    manifest: Manifest,
-    entries: list[dict[str, Any]],
-    splits: Splits,
-    evaluate: EvaluateParams,
-) -> dict[str, Any]:
-    """The production model's own `model.json` fields: its data, calibration blocks, tiers."""
-    oof = production.calibration
-    ratings = oof.get(evaluate.rating_feature, pd.Series(np.nan, oof.index)).astype("Float64")
-    return {
-        "role": "production",
-        "data_through": production.data_through.isoformat(),
-        "fitted_from": production.fitted_from.isoformat(),
-        "calibration_blocks": [[str(b.start), str(b.end)] for b in production.blocks],
-        "splits": splits.as_dict(),
-        "tiers": fit_tiers(oof["probability"], ratings.to_numpy(dtype=float, na_value=np.nan)),
-        PROFILE_KEY: profile_rows(
-            production_rows(rows, manifest), entries, scores=oof["probability"].to_numpy()
-        ).as_dict(),
-    }
 
 
 @dataclass
