@@ -11,7 +11,6 @@ rows up to `--rows`, and times `explain_batches` (contributions only) and `reaso
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import pandas as pd
 import psutil
 
 from evaluation.explain import explain_batches, reason_frame
+from features.manifest import Manifest
 from training.bundle import load_model
 
 
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--batch-rows", type=int, default=50_000)
     args = parser.parse_args()
     model, _ = load_model(args.train / "model")
-    manifest = json.loads((args.features / "manifest.json").read_text())
+    manifest = Manifest.load(args.features / "manifest.json")
     snapshots = pd.read_parquet(args.features / "snapshots.parquet")
     recent = snapshots[snapshots["as_of"] >= sorted(snapshots["as_of"].unique())[-13]]
     rows = pd.concat([recent] * (args.rows // len(recent) + 1), ignore_index=True)

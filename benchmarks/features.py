@@ -142,7 +142,7 @@ seconds = time.perf_counter() - started
 # VmHWM: this process's peak resident memory since exec (not the parent's pages at fork).
 status = Path("/proc/self/status").read_text().splitlines()
 hwm_kib = int(next(x for x in status if x.startswith("VmHWM")).split()[1])
-print(json.dumps({"seconds": seconds, "rows": manifest["rows"], "peak_gib": hwm_kib / 2**20}))
+print(json.dumps({"seconds": seconds, "rows": manifest.rows, "peak_gib": hwm_kib / 2**20}))
 """
 
 

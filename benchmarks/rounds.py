@@ -40,7 +40,7 @@ def main() -> None:
     rows = labeled(snapshots, manifest)
     splits = make_splits(
         sorted(rows["as_of"].unique()),
-        manifest["horizon_days"],
+        manifest.horizon_days,
         test_weeks,
         p.calibration_weeks,
         p.validation_weeks,

@@ -16,7 +16,6 @@ capture): rating 1 first, never rated last, ties broken at random with a fixed s
 from __future__ import annotations
 
 import datetime as dt
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data.io import read_json
 from data.params import load_section, read_params
+from features.manifest import Manifest
 from features.snapshots import read_features
 from serving.models import load_scoring_model
 from serving.params import ScoreParams
-from training.bundle import load_model
+from training.bundle import ModelMeta, load_model
 from training.metrics import riskiest_first, truth_agreement
 from training.params import EvaluateParams
 
@@ -38,25 +37,21 @@ RATING_SEED = 0
 FIGURES = ["spearman", "top_decile_capture", "mae", "mean_probability", "mean_truth"]
 
 
-def weekly_model(work: Path, params: Path) -> tuple[Any, dict[str, Any], str]:
+def weekly_model(work: Path, params: Path) -> tuple[Any, ModelMeta, str]:
     """The model `churn score` would load for this work folder, and a line saying which."""
     source = load_section(read_params(params), "score", ScoreParams, str(params)).model
-    local = read_json(work / "train" / "production" / "model.json")
-    name = local.get("model_name", "churn-risk")
-    model, meta = load_scoring_model(work / "train", work / "mlflow", name, source)
-    gate = local.get("gate", {})
-    this_run = f"this run's train (v{local.get('model_version')}, gate: {gate.get('reason')})"
+    local = ModelMeta.load(work / "train" / "production" / "model.json")
+    name = local.model_name
+    model, meta = load_scoring_model(work / "train", work / "mlflow", source)
+    this_run = f"this run's train (v{local.model_version}, gate: {local.gate.get('reason')})"
     if source == "train":
         said = f"score.model: train -> {this_run}"
-    elif meta.get("mlflow_run_id") == local.get("mlflow_run_id"):
-        said = f"champion {name} v{meta.get('model_version')} = {this_run}"
-        if meta.get("alias") != "champion":
+    elif meta.mlflow_run_id == local.mlflow_run_id:
+        said = f"champion {name} v{meta.model_version} = {this_run}"
+        if meta.alias != "champion":
             said = f"no champion registered -> {this_run}"
     else:
-        said = (
-            f"champion {name} v{meta.get('model_version')} (run {meta.get('mlflow_run_id')}), "
-            f"not {this_run}"
-        )
+        said = f"champion {name} v{meta.model_version} (run {meta.mlflow_run_id}), not {this_run}"
     return model, meta, said
 
 
@@ -137,16 +132,15 @@ def latest_ceilings(
     One on the training weeks (the rows the weekly model learned from), one on every week
     before the scored ones (what a model refitted on all labeled weeks could at best reach).
     """
-    manifest = json.loads((work / "features" / "manifest.json").read_text())
-    meta = json.loads((work / "train" / "model" / "model.json").read_text())  # the evaluated
-    names = [f["name"] for f in manifest["features"]]
+    manifest = Manifest.load(work / "features" / "manifest.json")
+    meta = ModelMeta.load(work / "train" / "model" / "model.json")  # the evaluated
+    names = manifest.feature_names
     rows = with_truth(snapshots, truth)
-    for f in manifest["features"]:
-        if f["dtype"] == "category":
-            rows[f["name"]] = rows[f["name"]].astype("category")
+    for name in manifest.categorical:
+        rows[name] = rows[name].astype("category")
     week = rows[rows["as_of"] == days[-1]]
     fits = {
-        "ceiling, train weeks": rows["as_of"] <= dt.date.fromisoformat(meta["splits"]["train_end"]),
+        "ceiling, train weeks": rows["as_of"] <= dt.date.fromisoformat(meta.splits["train_end"]),
         "ceiling, all earlier weeks": rows["as_of"] < days[0],
     }
     out = {}
@@ -183,8 +177,8 @@ def scored_weeks(work: Path, params: Path, churn: str, test_rows: pd.DataFrame) 
     check = score_check(work, params, churn, days[-1], scored[scored["as_of"] == days[-1]])
     return {
         "model": said,
-        "model_version": meta.get("model_version"),
-        "model_alias": meta.get("alias", "local"),
+        "model_version": meta.model_version,
+        "model_alias": meta.alias,
         "check": check,
         "mondays": [str(d) for d in days],
         "scored_median": summarise(weeks["scored"]),
@@ -193,7 +187,7 @@ def scored_weeks(work: Path, params: Path, churn: str, test_rows: pd.DataFrame) 
         "latest_evaluated": (
             weeks["scored_evaluated"].iloc[-1].drop("as_of").astype(float).to_dict()
         ),
-        "data_through": meta.get("data_through"),
+        "data_through": meta.data_through,
         "test_median": summarise(weeks["test"]),
         **latest_ceilings(work, snapshots, truth, days),
         "scored_per_monday": weeks["scored"].to_dict("records"),

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.manifest import Manifest
 from training.calibration import apply_calibrator
 from training.model import EPS, ChurnModel
 
@@ -155,7 +156,7 @@ def explain_batches(
 def reason_frame(
     explanation: Explanation,
     frame: pd.DataFrame,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     n_up: int = 3,
     n_down: int = 2,
     floor: float = 0.0,
@@ -168,7 +169,7 @@ def reason_frame(
     """
     from evaluation.reasons import BASELINE, quotable, sentence
 
-    entries = {f["name"]: f for f in manifest["features"]}
+    entries = manifest.entries()
     needed = set(explanation.features) | set(BASELINE)
     records: list[dict[str, Any]] = frame[[c for c in frame.columns if c in needed]].to_dict(
         "records"

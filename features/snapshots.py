@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from data.errors import ContractError
-from data.io import read_json
+from features.manifest import Manifest
 
 SNAPSHOTS = "snapshots.parquet"
 MANIFEST = "manifest.json"
 
 
-def read_features(features_dir: Path) -> tuple[pd.DataFrame, dict[str, Any], str]:
+def read_features(features_dir: Path) -> tuple[pd.DataFrame, Manifest, str]:
     """Snapshots, manifest, and a digest of both (the exact feature table trained on)."""
     snapshots_path = Path(features_dir) / SNAPSHOTS
     manifest_path = Path(features_dir) / MANIFEST
@@ -29,4 +28,4 @@ def read_features(features_dir: Path) -> tuple[pd.DataFrame, dict[str, Any], str
                 digest.update(block)
     snapshots = pd.read_parquet(snapshots_path)
     snapshots["as_of"] = pd.to_datetime(snapshots["as_of"]).dt.date
-    return snapshots, read_json(manifest_path), digest.hexdigest()
+    return snapshots, Manifest.load(manifest_path), digest.hexdigest()

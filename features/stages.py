@@ -14,12 +14,12 @@ import pandas as pd
 
 from data.console import progress
 from data.contract import OPTIONAL_SOURCES, TABLES
-from data.io import atomic_dir, read_json, write_json
+from data.io import atomic_dir, read_json
 from data.params import BaseParams
 from features.families import FAMILIES
 from features.family import Family
 from features.lives import build_lives, build_snapshots, snapshot_dates
-from features.manifest import ID_COLUMNS, LABEL, Feature, build_manifest
+from features.manifest import ID_COLUMNS, LABEL, Feature, Manifest, build_manifest
 from features.params import FeaturesParams
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ def _event_types(built: Built) -> list[str]:
 
 def features(
     validated_dir: Path, out_dir: Path, base: BaseParams, params: FeaturesParams
-) -> dict[str, Any]:
+) -> Manifest:
     """Build snapshots, labels and point-in-time features; write them and the manifest."""
     validated_dir = Path(validated_dir)
     report = read_json(validated_dir / "report.json")
@@ -188,7 +188,7 @@ def features(
             snapshot_dates=dates,
             rows=rows,
             labeled_rows=labeled,
+            features_left_out=dropped,
         )
-        manifest["features_left_out"] = dropped
-        write_json(manifest, tmp / "manifest.json")
+        manifest.save(tmp / "manifest.json")
     return manifest

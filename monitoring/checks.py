@@ -8,11 +8,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from features.manifest import Manifest
 from monitoring.drift import feature_drift, score_drift, score_reference
 from monitoring.params import MonitorParams
 from monitoring.recalibration import calibration_by_week, calibration_in_the_large, recalibrate
@@ -20,19 +21,22 @@ from monitoring.rules import Evidence, recommend
 from training.params import EvaluateParams
 from training.profile import saved_profile
 
+if TYPE_CHECKING:
+    from training.bundle import ModelMeta
+
 Predict = Callable[[Any, pd.DataFrame], np.ndarray]
 
 
-def _since(meta: dict[str, Any]) -> tuple[dt.date | None, str]:
+def _since(meta: ModelMeta) -> tuple[dt.date | None, str]:
     """The last week the model's probabilities learned from, and what learned from it."""
     from monitoring.stages import data_through
 
-    if meta.get("role") == "recalibrated" and meta.get("calibrated_through"):
-        return dt.date.fromisoformat(meta["calibrated_through"]), "its recalibration"
+    if meta.role == "recalibrated" and meta.calibrated_through:
+        return dt.date.fromisoformat(meta.calibrated_through), "its recalibration"
     return data_through(meta), "its trees"
 
 
-def _training_rows(meta: dict[str, Any], rows: pd.DataFrame) -> pd.DataFrame:
+def _training_rows(meta: ModelMeta, rows: pd.DataFrame) -> pd.DataFrame:
     profile = saved_profile(meta)
     if profile is None:
         return rows.head(0)
@@ -41,8 +45,8 @@ def _training_rows(meta: dict[str, Any], rows: pd.DataFrame) -> pd.DataFrame:
 
 def drift_check(
     model: Any,
-    meta: dict[str, Any],
-    manifest: dict[str, Any],
+    meta: ModelMeta,
+    manifest: Manifest,
     snapshots: pd.DataFrame,
     rows: pd.DataFrame,
     newest: dt.date,
@@ -55,7 +59,7 @@ def drift_check(
         note = "the model has no reference profile (trained before the skew guard)"
         empty = {"status": "skipped", "note": note, "flagged": []}
         return {"features": empty, "score": {"psi": None, "note": note}}, pd.DataFrame()
-    entries = [*meta.get("feature_manifest", []), *manifest["features"]]
+    entries = [*(meta.feature_manifest or []), *manifest.features]
     descriptions = {f["name"]: f["description"] for f in entries}
     check, table = feature_drift(
         profile, week, descriptions, params.max_psi, params.max_missing_increase
@@ -87,7 +91,7 @@ class Calibration:
 
 def calibration_check(
     model: Any,
-    meta: dict[str, Any],
+    meta: ModelMeta,
     rows: pd.DataFrame,
     params: MonitorParams,
     evaluate: EvaluateParams,
@@ -133,7 +137,7 @@ def calibration_check(
 
 def _recalibrated(
     model: Any,
-    meta: dict[str, Any],
+    meta: ModelMeta,
     rows: pd.DataFrame,
     fit_rows: pd.DataFrame,
     drift: float,
@@ -144,7 +148,7 @@ def _recalibrated(
     """The calibrator refitted on `fit_rows` (the drifting weeks) on the frozen trees."""
     first, last = checked.summary["weeks"]
     limit = checked.summary["limit"]
-    method = meta.get("calibration_method") or "none"
+    method = meta.calibration_method or "none"
     method = "platt" if method == "none" else method  # "none" has nothing to refit
     fitted = recalibrate(model, fit_rows, fit_rows["churned"], method)
     new_p = predict(fitted, fit_rows)
@@ -173,12 +177,12 @@ def _recalibrated(
     return Calibration(summary, by_week, fitted, new_meta, fit_rows)
 
 
-def _tiers(p: np.ndarray, rows: pd.DataFrame, rating: str, meta: dict[str, Any]) -> Any:
+def _tiers(p: np.ndarray, rows: pd.DataFrame, rating: str, meta: ModelMeta) -> Any:
     """Tier cut points refitted on the recalibration weeks (same rule as in training)."""
     from training.tiers import fit_tiers
 
     if rating not in rows:
-        return meta.get("tiers")
+        return meta.tiers
     return fit_tiers(p, rows[rating].astype("Float64").to_numpy(dtype=float, na_value=np.nan))
 
 
@@ -186,7 +190,7 @@ def _recalibrated_meta(fitted, meta, rows, fit_rows, new_p, method, first, last)
     """The `model.json` fields a recalibrated model changes (lineage, profile's score)."""
     from monitoring.stages import data_through
 
-    profile = meta.get("reference_profile")
+    profile = meta.reference_profile
     if profile is not None:
         train = _training_rows(meta, rows)
         profile = {k: v for k, v in profile.items() if k != "score"}
@@ -195,14 +199,14 @@ def _recalibrated_meta(fitted, meta, rows, fit_rows, new_p, method, first, last)
             profile["score"] = {"kind": flat.kind, "shares": list(flat.shares)} | {
                 "edges": list(flat.edges)
             }
-    vouched = meta.get("vouched_by") or {
-        "model_version": meta.get("model_version"),
-        "mlflow_run_id": meta.get("mlflow_run_id"),
+    vouched = meta.vouched_by or {
+        "model_version": meta.model_version,
+        "mlflow_run_id": meta.mlflow_run_id,
     }
     return {
         "role": "recalibrated",
-        "recalibrated_from": meta.get("model_version"),
-        "recalibrated_from_run_id": meta.get("mlflow_run_id"),
+        "recalibrated_from": meta.model_version,
+        "recalibrated_from_run_id": meta.mlflow_run_id,
         "calibrated_on": [first, last],
         "calibrated_through": last,
         "calibration_method": method,
@@ -216,7 +220,7 @@ def _recalibrated_meta(fitted, meta, rows, fit_rows, new_p, method, first, last)
 
 def verdict(
     summary: dict[str, Any],
-    meta: dict[str, Any],
+    meta: ModelMeta,
     newest: dt.date,
     params: MonitorParams,
     vouched_auc: float | None,
@@ -227,7 +231,7 @@ def verdict(
     through = data_through(meta)
     cal = summary["calibration"]
     recal_drift = None
-    if meta.get("role") == "recalibrated" and cal.get("calibration_in_the_large") is not None:
+    if meta.role == "recalibrated" and cal.get("calibration_in_the_large") is not None:
         recal_drift = cal["calibration_in_the_large"]
     realized = summary["realized"]
     evidence = Evidence(

@@ -6,7 +6,7 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import pandas as pd
@@ -14,6 +14,9 @@ import pandas as pd
 from data.io import write_json
 from monitoring.checks import Calibration
 from monitoring.params import MonitorParams
+
+if TYPE_CHECKING:
+    from training.bundle import ModelMeta
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ def publish(
     weeks: pd.DataFrame,
     cal: Calibration,
     drift_table: pd.DataFrame,
-    meta: dict[str, Any],
+    meta: ModelMeta,
     params: MonitorParams,
     mlflow_dir: Path,
 ) -> None:
@@ -49,7 +52,7 @@ def publish(
     weeks.to_csv(tmp / "weeks.csv", index=False)
     cal.by_week.to_csv(tmp / "calibration.csv", index=False)
     drift_table.to_csv(tmp / "drift.csv", index=False)
-    horizon = int(meta.get("horizon_days", 90))
+    horizon = meta.horizon(90)
     figures = {"expected_vs_realized": plots.expected_vs_realized(weeks, horizon)}
     if len(cal.by_week):
         recal = cal.by_week.get("recalibrated_predicted")
@@ -62,7 +65,7 @@ def publish(
     if len(drift_table):
         figures["feature_psi"] = plots.feature_psi(drift_table, params.max_psi)
     save_figures(figures, tmp / "plots")
-    tracked = bool(meta.get("mlflow_run_id")) and (
+    tracked = bool(meta.mlflow_run_id) and (
         (mlflow_dir / "mlflow.db").exists() or bool(os.environ.get("MLFLOW_TRACKING_URI"))
     )
     if cal.model is not None:
@@ -72,24 +75,24 @@ def publish(
     write_json(clean(summary), tmp / "summary.json")
 
 
-def _register(tmp: Path, cal: Calibration, meta: dict[str, Any], tracked: bool) -> dict[str, Any]:
+def _register(tmp: Path, cal: Calibration, meta: ModelMeta, tracked: bool) -> dict[str, Any]:
     """Save the recalibrated model; register it as the champion when MLflow tracks the model."""
     from serving.models import ARTIFACT_PATH
-    from training import tracking
+    from training import registry
+    from training.bundle import META
 
     folder = tmp / "recalibrated"
     folder.mkdir()
     joblib.dump(cal.model, folder / "model.joblib")
-    new_meta = meta | cal.meta
-    new_meta.pop("alias", None)
+    new_meta = meta.with_(**cal.meta)
     if not tracked:
-        write_json(clean(new_meta), folder / "model.json")
+        write_json(clean(new_meta.document()), folder / META)
         log.warning("no MLflow store: the recalibrated model is saved, not registered")
         return {"version": None, "note": "saved under recalibrated/, not registered"}
     s = cal.summary
-    vouched = (new_meta.get("vouched_by") or {}).get("model_version")
+    vouched = (new_meta.vouched_by or {}).get("model_version")
     tags = {
-        "recalibrated_from": str(meta.get("model_version")),
+        "recalibrated_from": str(meta.model_version),
         # The gate compares later models with the recipe that vouches for this one.
         "vouched_by_version": str(vouched),
         "calibrated_on": f"{s['weeks'][0]}..{s['weeks'][1]}",
@@ -100,25 +103,25 @@ def _register(tmp: Path, cal: Calibration, meta: dict[str, Any], tracked: bool) 
     }
 
     def write_meta(run_id: str, version: str) -> None:
-        new_meta.update(mlflow_run_id=run_id, model_version=version)
-        write_json(clean(new_meta), folder / "model.json")
+        saved = new_meta.with_(mlflow_run_id=run_id, model_version=version)
+        write_json(clean(saved.document()), folder / META)
 
     assert cal.rows is not None  # a recalibrated model comes with the rows it was fitted on
     metrics = {"calibration_in_the_large": {"before": s["calibration_in_the_large"]}}
     metrics["calibration_in_the_large"]["after"] = s["recalibrated_calibration_in_the_large"]
-    run_id, version = tracking.register_recalibrated(
+    run_id, version = registry.register_recalibrated(
         cal.model, cal.rows, new_meta, tags, metrics, write_meta, folder, ARTIFACT_PATH
     )
     log.warning(
         "recalibrated %s v%s -> v%s, now the champion: it scores from the next scoring run on",
-        meta.get("model_name"),
-        meta.get("model_version"),
+        meta.model_name,
+        meta.model_version,
         version,
     )
     return {"version": version, "mlflow_run_id": run_id, "tags": tags}
 
 
-def _log_pass(tmp: Path, summary: dict[str, Any], weeks: pd.DataFrame, meta: dict) -> str:
+def _log_pass(tmp: Path, summary: dict[str, Any], weeks: pd.DataFrame, meta: ModelMeta) -> str:
     """A monitor run: the summary's figures, realized figures per week, the files."""
     from training import tracking
 
@@ -132,9 +135,9 @@ def _log_pass(tmp: Path, summary: dict[str, Any], weeks: pd.DataFrame, meta: dic
         for name in ("roc_auc", "calibration_in_the_large", "brier"):
             series.setdefault(f"{row.source}.{name}", []).append((step, float(getattr(row, name))))
     tags = {
-        "model_name": str(meta.get("model_name")),
-        "model_version": str(meta.get("model_version")),
-        "monitored_run_id": str(meta.get("mlflow_run_id")),
+        "model_name": str(meta.model_name),
+        "model_version": str(meta.model_version),
+        "monitored_run_id": str(meta.mlflow_run_id),
         "newest_week": summary["newest_week"],
         "retrain": str(summary["recommendation"]["retrain"]).lower(),
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,15 +23,18 @@ from monitoring import realized
 from monitoring.params import MonitorParams
 from training.params import EvaluateParams
 
+if TYPE_CHECKING:
+    from training.bundle import ModelMeta
+
 log = logging.getLogger(__name__)
 
 SCORE_COLUMNS = ["account_id", "probability", "mrr"]
 REPLAY_COLUMNS = ["origin", "as_of", "account_id", "probability", "churned", "mrr"]
 
 
-def data_through(meta: dict[str, Any]) -> dt.date | None:
+def data_through(meta: ModelMeta) -> dt.date | None:
     """The last labeled Monday the model's trees learned from (older models: train_end)."""
-    value = meta.get("data_through") or (meta.get("splits") or {}).get("train_end")
+    value = meta.data_through or meta.splits.get("train_end")
     return dt.date.fromisoformat(str(value)) if value else None
 
 
@@ -53,11 +56,11 @@ def _checked(frame: pd.DataFrame, path: Path, columns: list[str]) -> pd.DataFram
     return out
 
 
-def _scored_lists(score_dir: Path, meta: dict[str, Any]) -> pd.DataFrame:
+def _scored_lists(score_dir: Path, meta: ModelMeta) -> pd.DataFrame:
     """Every scored week's list with the scoring model and its `data_through`."""
     from training import tracking
 
-    frames, known = [], {meta.get("mlflow_run_id"): data_through(meta)}
+    frames, known = [], {meta.mlflow_run_id: data_through(meta)}
     folders = sorted(Path(score_dir).glob("????-??-??")) if Path(score_dir).exists() else []
     for folder in folders:
         path = folder / "scores.parquet"
@@ -129,13 +132,12 @@ def monitor(
     from monitoring.checks import calibration_check, drift_check, verdict
     from monitoring.publish import publish
     from serving.models import load_scoring_model
-    from serving.stages import _model_name
     from training.frames import labeled
 
     snapshots, manifest, _ = read_features(features_dir)
     out_dir = Path(out_dir)
     mlflow_dir = Path(mlflow_dir)
-    model, meta = load_scoring_model(train_dir, mlflow_dir, _model_name(train_dir))
+    model, meta = load_scoring_model(train_dir, mlflow_dir)
     rows = labeled(snapshots, manifest)
     newest = max(snapshots["as_of"])
     scored = realized.join_outcomes(_scored_lists(score_dir, meta), rows)
@@ -149,12 +151,12 @@ def monitor(
         "monitored_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "newest_week": str(newest),
         "model": {
-            "name": meta.get("model_name"),
-            "version": meta.get("model_version"),
-            "mlflow_run_id": meta.get("mlflow_run_id"),
-            "role": meta.get("role", "evaluated"),
+            "name": meta.model_name,
+            "version": meta.model_version,
+            "mlflow_run_id": meta.mlflow_run_id,
+            "role": meta.role or "evaluated",
             "data_through": str(data_through(meta)),
-            "calibration_method": meta.get("calibration_method"),
+            "calibration_method": meta.calibration_method,
         },
         "weeks": {
             "as_scored": int((weeks["source"] == realized.AS_SCORED).sum()),
@@ -175,18 +177,18 @@ def monitor(
     return summary
 
 
-def _vouched_auc(meta: dict[str, Any], mlflow_dir: Path) -> float | None:
+def _vouched_auc(meta: ModelMeta, mlflow_dir: Path) -> float | None:
     """The test ROC AUC the model was vouched for (its own, or its vouching run's)."""
     import os
 
     from training import tracking
 
-    run_id = (meta.get("vouched_by") or {}).get("mlflow_run_id") or meta.get("mlflow_run_id")
+    run_id = (meta.vouched_by or {}).get("mlflow_run_id") or meta.mlflow_run_id
     if not run_id or not (
         (mlflow_dir / "mlflow.db").exists() or os.environ.get("MLFLOW_TRACKING_URI")
     ):
         return None
-    tracking.use_store(mlflow_dir, meta.get("experiment", "churn-risk"))
+    tracking.use_store(mlflow_dir, meta.experiment)
     return tracking.run_metric(run_id, "test.roc_auc")
 
 

@@ -64,7 +64,7 @@ snaps = pd.read_parquet(OUT / "features" / "snapshots.parquet")
 test = snaps[
     pd.to_datetime(snaps["as_of"])
     .dt.date.astype(str)
-    .between(meta["splits"]["test_start"], meta["splits"]["test_end"])
+    .between(meta.splits["test_start"], meta.splits["test_end"])
 ]
 sample = test.sample(min(3000, len(test)), random_state=0)
 explained = explain(model, sample)

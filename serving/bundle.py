@@ -22,15 +22,16 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from serving.settings import Settings
 
-log = logging.getLogger("churn.api")
+if TYPE_CHECKING:
+    from training.bundle import ModelMeta
 
-MODEL_NAME = "churn-risk"
+log = logging.getLogger("churn.api")
 
 
 class LoadError(Exception):
@@ -87,7 +88,7 @@ def _monitor_summary(settings: Settings) -> Path:
 def _champion_run(settings: Settings) -> str | None:
     from serving.models import champion_version
 
-    version = champion_version(settings.mlflow_dir, MODEL_NAME)
+    version = champion_version(settings.mlflow_dir, settings.train_dir)
     return None if version is None else str(version.run_id)
 
 
@@ -133,7 +134,7 @@ def load_scores(folder: Path) -> tuple[dict[str, dict[str, Any]], str]:
     return records, str(next(iter(records.values()))["as_of"])
 
 
-def _model(settings: Settings, scored_by: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def _model(settings: Settings, scored_by: dict[str, Any]) -> tuple[Any, ModelMeta]:
     """The model that scored the week: the named folder, or the registry's version."""
     from serving.models import load_run_model, load_scoring_model
 
@@ -144,10 +145,10 @@ def _model(settings: Settings, scored_by: dict[str, Any]) -> tuple[Any, dict[str
         from training.bundle import load_model
 
         model, meta = load_model(folder)
-        if _disagree(scored_by.get("version"), meta.get("model_version")):
+        if _disagree(scored_by.get("version"), meta.model_version):
             raise LoadError(
                 f"the scored week was scored by model version {scored_by['version']}; "
-                f"the CHURN_MODEL folder holds version {meta['model_version']}"
+                f"the CHURN_MODEL folder holds version {meta.model_version}"
             )
         return model, meta
     run = scored_by.get("mlflow_run_id")
@@ -164,11 +165,11 @@ def _model(settings: Settings, scored_by: dict[str, Any]) -> tuple[Any, dict[str
                 f"model version {scored_by.get('version')}, which scored the week, is neither in "
                 "CHURN_TRAIN_DIR nor in the MLflow store (CHURN_MLFLOW_DIR)"
             ) from None
-        return model, meta | {"alias": None}
+        return model, meta.with_(alias=None)
     local = settings.train_dir / "production" / "model.json"
     if run is None and champion is None and not local.exists():
         raise LoadError("no champion registered and no production model in CHURN_TRAIN_DIR")
-    return load_scoring_model(settings.train_dir, settings.mlflow_dir, MODEL_NAME)
+    return load_scoring_model(settings.train_dir, settings.mlflow_dir)
 
 
 def _disagree(a: Any, b: Any) -> bool:
@@ -189,16 +190,18 @@ def load(settings: Settings) -> Loaded:
     except Exception as err:  # the log has the whole story; the answer names the kind
         log.warning("the model cannot be loaded: %r", err)
         raise LoadError(f"the model cannot be loaded ({type(err).__name__})") from None
-    version = meta.get("model_version") or scored_by.get("version")
+    version = meta.model_version or scored_by.get("version")
     for record in records.values():
         record["model_version"] = version
-        record["horizon_days"] = meta.get("horizon_days")
-    manifest = meta.get("feature_manifest")
+        record["horizon_days"] = meta.horizon_days
+    manifest = meta.feature_manifest
     if manifest is None:
+        from features.manifest import Manifest
+
         path = settings.features_dir / "manifest.json"
         if not path.exists():
             raise LoadError("the model has no feature manifest, nor has CHURN_FEATURES_DIR")
-        manifest = json.loads(path.read_text())["features"]
+        manifest = Manifest.load(path).features
     missing = sorted(set(model.features) - {f["name"] for f in manifest})
     if missing:
         raise LoadError(f"the feature manifest lacks the model's features {missing[:5]}")
@@ -222,25 +225,25 @@ def load(settings: Settings) -> Loaded:
 
 
 def _card(
-    settings: Settings, meta: dict[str, Any], predictor: Any, as_of: str, summary: dict[str, Any]
+    settings: Settings, meta: ModelMeta, predictor: Any, as_of: str, summary: dict[str, Any]
 ) -> dict[str, Any]:
-    vouched = meta.get("vouched_by") or {}
+    vouched = meta.vouched_by or {}
     test = vouched.get("test_metrics")
     metrics_path = settings.train_dir / "metrics.json"
     if test is None:  # a model saved before production refits: its own test figures
         test = json.loads(metrics_path.read_text()).get("test", {}) if metrics_path.exists() else {}
     card = {
-        "name": meta.get("model_name"),
-        "version": meta.get("model_version"),
-        "alias": meta.get("alias"),
-        "trained_at": meta.get("trained_at"),
-        "horizon_days": meta.get("horizon_days"),
-        "role": meta.get("role"),
-        "data_through": meta.get("data_through"),
+        "name": meta.model_name,
+        "version": meta.model_version,
+        "alias": meta.alias,
+        "trained_at": meta.trained_at,
+        "horizon_days": meta.horizon_days,
+        "role": meta.role,
+        "data_through": meta.data_through,
         "vouched_by": vouched.get("model_version"),
-        "calibration_method": meta.get("calibration_method"),
+        "calibration_method": meta.calibration_method,
         "test_metrics": test,
-        "tiers": meta.get("tiers", {}),
+        "tiers": meta.tiers,
         "features": [
             {k: f.get(k) for k in ("name", "dtype", "unit", "description")}
             for f in predictor.entries.values()

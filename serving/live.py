@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,8 +21,10 @@ from evaluation.reasons import quotable, sentence
 from serving.params import ScoreParams
 from training.calibration import apply_calibrator
 from training.model import EPS, ChurnModel
-from training.profile import PROFILE_KEY
 from training.tiers import assign_tiers
+
+if TYPE_CHECKING:
+    from training.bundle import ModelMeta
 
 NUMERIC = {"float", "int"}
 
@@ -72,7 +74,7 @@ class LivePredictor:
     def __init__(
         self,
         model: ChurnModel,
-        meta: dict[str, Any],
+        meta: ModelMeta,
         manifest: Sequence[Mapping[str, Any]],
         reasons: ReasonRule | None = None,
         range_margin: float | None = 1.0,
@@ -157,7 +159,7 @@ class LivePredictor:
             np.abs(delta) > 1e-12, (p - self.base_probability) / np.where(delta == 0, 1, delta), 0.0
         )
         c = phi * scale[:, None]
-        tiers = assign_tiers(p, self.meta["tiers"])
+        tiers = assign_tiers(p, self.meta.tiers)
         out = []
         for i, row in enumerate(rows):
             ci = np.where([quotable(self.entries[n], row) for n in self.features], c[i], 0.0)
@@ -173,9 +175,7 @@ class LivePredictor:
         return out
 
 
-def accepted_ranges(
-    meta: Mapping[str, Any], margin: float | None
-) -> dict[str, tuple[float, float]]:
+def accepted_ranges(meta: ModelMeta, margin: float | None) -> dict[str, tuple[float, float]]:
     """Per numeric feature, the values live predict accepts: the training range, widened.
 
     A value further outside [low, high] than `margin` widths of that range is refused (a
@@ -187,7 +187,7 @@ def accepted_ranges(
     """
     if margin is None:
         return {}
-    features = (meta.get(PROFILE_KEY) or {}).get("features", {})
+    features = (meta.reference_profile or {}).get("features", {})
     ranges = {}
     for name, f in features.items():
         low, high = f.get("low"), f.get("high")

@@ -6,15 +6,19 @@ probability always comes from the account's data, never from a retrained model.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from evaluation.explain import Explanation, explain_batches, reason_frame
 from evaluation.reasons import quotable, sentence
+from features.manifest import Manifest
 from training.model import ChurnModel
 from training.tiers import assign_tiers
+
+if TYPE_CHECKING:
+    from training.bundle import ModelMeta
 
 # snapshot column -> score column, copied as they are (missing columns stay empty)
 CONTEXT = {
@@ -55,8 +59,8 @@ LIST_COLUMNS = ("reasons_up", "reasons_down", "movers")
 
 def score_week(
     model: ChurnModel,
-    meta: dict[str, Any],
-    manifest: dict[str, Any],
+    meta: ModelMeta,
+    manifest: Manifest,
     week: pd.DataFrame,
     previous: pd.DataFrame | None,
     *,
@@ -73,7 +77,7 @@ def score_week(
     reasons = reason_frame(now, week, manifest, reasons_up, reasons_down, min_contribution)
     out = week[["account_id", "as_of"]].copy()
     out["probability"] = now.probability
-    out["tier"] = assign_tiers(now.probability, meta["tiers"])
+    out["tier"] = assign_tiers(now.probability, meta.tiers)
     for source, target in CONTEXT.items():
         out[target] = week.get(source, pd.NA)
     out["mrr"] = out["mrr"].astype(float)
@@ -99,7 +103,7 @@ def _add_changes(
     now: Explanation,
     week: pd.DataFrame,
     model: ChurnModel,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     previous: pd.DataFrame,
     n: int,
     min_contribution: float,
@@ -116,7 +120,7 @@ def _add_changes(
     before = explain_batches(model, previous.iloc[rows], batch_rows)
     out.loc[found, "previous_probability"] = before.probability
     moved = now.contributions[found] - before.contributions
-    entries = {f["name"]: f for f in manifest["features"]}
+    entries = manifest.entries()
     records: list[dict[str, Any]] = week.loc[found].to_dict("records")  # type: ignore[assignment]
     texts = mover_texts(moved, now.features, entries, records, n, min_contribution)
     out.loc[found, "movers"] = pd.Series(texts, index=out.index[found], dtype=object)

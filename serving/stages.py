@@ -8,16 +8,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from data.errors import ContractError
 from data.io import write_json, write_parquet, write_text
 from data.params import BaseParams
+from features.manifest import Manifest
 from serving.params import ReportParams, ScoreParams
 from serving.skew import SkewCheck, check_skew
 from serving.weeks import prune, read_scores, week_folder
+
+if TYPE_CHECKING:
+    from training.bundle import ModelMeta
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +50,7 @@ def score(
     snapshots, manifest, _ = read_features(features_dir)
     day, previous_day = _days(snapshots, features_dir, as_of)
     out_dir = Path(out_dir)
-    name = _model_name(train_dir)
-    model, meta = load_scoring_model(train_dir, mlflow_dir, name, params.model)
+    model, meta = load_scoring_model(train_dir, mlflow_dir, params.model)
     week = snapshots[snapshots["as_of"] == day]
     previous = snapshots[snapshots["as_of"] == previous_day] if previous_day else None
     scores = score_week(
@@ -107,8 +110,8 @@ def _days(
 def _summary(
     scores: pd.DataFrame,
     prev_scores: pd.DataFrame | None,
-    meta: dict[str, Any],
-    manifest: dict[str, Any],
+    meta: ModelMeta,
+    manifest: Manifest,
     params: ScoreParams,
     day: dt.date,
     previous_day: dt.date | None,
@@ -120,15 +123,15 @@ def _summary(
         "as_of": str(day),
         "previous_as_of": str(previous_day) if previous_day else None,
         # The horizon the probabilities cover is the one the model learned its labels on.
-        "horizon_days": int(meta.get("horizon_days") or manifest["horizon_days"]),
+        "horizon_days": meta.horizon(manifest.horizon_days),
         "model": {
-            "name": meta.get("model_name"),
-            "version": meta.get("model_version"),
-            "alias": meta.get("alias", "local"),
-            "trained_at": meta.get("trained_at"),
-            "mlflow_run_id": meta.get("mlflow_run_id"),
-            "role": meta.get("role"),
-            "data_through": meta.get("data_through"),
+            "name": meta.model_name,
+            "version": meta.model_version,
+            "alias": meta.alias,
+            "trained_at": meta.trained_at,
+            "mlflow_run_id": meta.mlflow_run_id,
+            "role": meta.role,
+            "data_through": meta.data_through,
         },
         "scored_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         # The reason settings, so the API's live reasons say what this week's batch said.
@@ -139,8 +142,8 @@ def _summary(
 
 
 def _skew(
-    meta: dict[str, Any],
-    manifest: dict[str, Any],
+    meta: ModelMeta,
+    manifest: Manifest,
     week: pd.DataFrame,
     params: ScoreParams,
     day: dt.date,
@@ -157,7 +160,7 @@ def _skew(
         note = "the model has no reference profile (trained before the skew guard): not checked"
         log.info("skew guard skipped on %s: %s", day, note)
         return SkewCheck(status="skipped", note=note, **limits)
-    entries = [*meta.get("feature_manifest", []), *manifest["features"]]
+    entries = [*(meta.feature_manifest or []), *manifest.features]
     check = check_skew(
         compare_to_profile(profile, week),
         {f["name"]: f["description"] for f in entries},
@@ -176,13 +179,6 @@ def _skew(
             "; ".join(f.line() for f in check.flagged),
         )
     return check
-
-
-def _model_name(train_dir: Path) -> str:
-    from data.io import read_json
-
-    path = Path(train_dir) / "model" / "model.json"
-    return read_json(path).get("model_name", "churn-risk") if path.exists() else "churn-risk"
 
 
 def _optional_bytes(folder: Path | None, name: str) -> bytes | None:

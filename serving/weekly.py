@@ -78,8 +78,7 @@ def run_weekly(root: Path, dvc: list[str] | None = None) -> WeeklyRun:
             "no trained model: train once with `dvc repro` (or `make demo`), then run weekly",
         )
     stages = weekly_stages(root)
-    model_name = read_json(model_json).get("model_name", "churn-risk")
-    before = _champion(root, model_name)
+    before = _champion(root)
     command = [*(dvc or [sys.executable, "-m", "dvc"]), "repro", "--single-item", *stages]
     log.info("weekly run: %s", " ".join(command[-len(stages) - 2 :]))
     # The stages call `churn`: the one installed beside this Python, whatever PATH says.
@@ -93,7 +92,7 @@ def run_weekly(root: Path, dvc: list[str] | None = None) -> WeeklyRun:
         accounts=summary.get("accounts"),
         champion_before=before,
         scored_with=model.get("version"),
-        champion_after=_champion(root, model_name),
+        champion_after=_champion(root),
         data_through=model.get("data_through"),
         report=str(report[-1].relative_to(root)) if report else None,
     )
@@ -106,9 +105,10 @@ def _latest_summary(root: Path) -> dict[str, Any]:
     return read_json(path) if path.exists() else {}
 
 
-def _champion(root: Path, model_name: str) -> str | None:
+def _champion(root: Path) -> str | None:
     """The registry's champion version in the project's store (None if there is none)."""
     from serving.models import champion_version
 
-    version = champion_version(root / "outputs" / "mlflow", model_name)
+    outputs = root / "outputs"
+    version = champion_version(outputs / "mlflow", outputs / "train")
     return str(version.version) if version is not None else None

@@ -6,7 +6,6 @@ The training and evaluation tests use them (tests/training, tests/evaluation).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pandas as pd
 import pytest
 
 from data.params import BaseParams
+from features.manifest import Manifest
 from training.params import EvaluateParams, TrainParams
 
 HORIZON = 28
@@ -94,16 +94,16 @@ def snapshots() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def manifest(snapshots: pd.DataFrame) -> dict[str, Any]:
-    return make_manifest(snapshots)
+def manifest(snapshots: pd.DataFrame) -> Manifest:
+    return Manifest.model_validate(make_manifest(snapshots))
 
 
 @pytest.fixture
-def features_dir(tmp_path: Path, snapshots: pd.DataFrame, manifest: dict) -> Path:
+def features_dir(tmp_path: Path, snapshots: pd.DataFrame, manifest: Manifest) -> Path:
     out = tmp_path / "features"
     out.mkdir()
     snapshots.to_parquet(out / "snapshots.parquet", index=False)
-    (out / "manifest.json").write_text(json.dumps(manifest))
+    manifest.save(out / "manifest.json")
     return out
 
 
@@ -119,7 +119,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, snapshots, manifest) -> di
     root = tmp_path_factory.mktemp("run")
     (root / "features").mkdir()
     snapshots.to_parquet(root / "features" / "snapshots.parquet", index=False)
-    (root / "features" / "manifest.json").write_text(json.dumps(manifest))
+    manifest.save(root / "features" / "manifest.json")
     base = BaseParams(horizon_days=HORIZON, seed=7)
     params = TrainParams(
         calibration_weeks=8,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
 
 import pandas as pd
 
+from features.manifest import Manifest
 from training.model import ChurnModel
 from training.splits import MIN_WEEKS, Splits, labeled_dates
 
@@ -17,23 +17,20 @@ PREDICTION_COLUMNS = ["account_id", "as_of", "churned", "probability", "raw_scor
 CONTEXT_COLUMNS = ["segment", "mrr", "csm_id"]
 
 
-def feature_lists(manifest: dict[str, Any]) -> tuple[list[str], list[str]]:
+def feature_lists(manifest: Manifest) -> tuple[list[str], list[str]]:
     """All feature names and the categorical ones, from the manifest."""
-    features = [f["name"] for f in manifest["features"]]
-    return features, [f["name"] for f in manifest["features"] if f["dtype"] == "category"]
+    return manifest.feature_names, manifest.categorical
 
 
-def labeled(snapshots: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
+def labeled(snapshots: pd.DataFrame, manifest: Manifest) -> pd.DataFrame:
     """Rows of dates whose every label is final; never rows with a null label."""
     wait = label_wait_days(manifest)
-    dates = set(
-        labeled_dates(snapshots["as_of"], dt.date.fromisoformat(manifest["export_date"]), wait)
-    )
+    dates = set(labeled_dates(snapshots["as_of"], manifest.export_date, wait))
     partial = set(snapshots.loc[snapshots["churned"].isna(), "as_of"].unique()) & dates
     if partial:
         log.warning("%d snapshot dates with some unknown labels left out", len(partial))
     keep = snapshots["as_of"].isin(dates - partial) & snapshots["churned"].notna()
-    start = observed_start(snapshots, manifest)
+    start = observed_start(snapshots)
     if start is not None and (early := keep & (snapshots["as_of"] < start)).any():
         log.warning(
             "%d labeled rows dated before %s dropped: no churn is observable there",
@@ -47,16 +44,16 @@ def labeled(snapshots: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
     return rows
 
 
-def label_wait_days(manifest: dict[str, Any]) -> int:
+def label_wait_days(manifest: Manifest) -> int:
     """Days after a snapshot until its label is final: the horizon plus the grace gap.
 
     A lapse becomes a churn only once the grace gap passes without a restart, so a zero
     label is final only `horizon + grace gap` days after the snapshot.
     """
-    return int(manifest["horizon_days"] + manifest.get("grace_gap_days", 0))
+    return manifest.horizon_days + manifest.grace_gap_days
 
 
-def known_on(rows: pd.DataFrame, day: dt.date, manifest: dict[str, Any]) -> pd.DataFrame:
+def known_on(rows: pd.DataFrame, day: dt.date, manifest: Manifest) -> pd.DataFrame:
     """The labeled rows whose label was already final on `day`: what a run on `day` learned from.
 
     Features are point in time, so these rows of today's feature table are exactly the rows an
@@ -66,37 +63,35 @@ def known_on(rows: pd.DataFrame, day: dt.date, manifest: dict[str, Any]) -> pd.D
     return rows[rows["as_of"] <= last]
 
 
-def longest_window_days(manifest: dict[str, Any]) -> int:
+def longest_window_days(manifest: Manifest) -> int:
     """Days the longest feature window reaches back (`90d`, `12w`), from the manifest."""
     days = [0]
-    for feature in manifest["features"]:
+    for feature in manifest.features:
         window = str(feature.get("window") or "")
         if window[:-1].isdigit() and window[-1] in "dw":
             days.append(int(window[:-1]) * (7 if window[-1] == "w" else 1))
     return max(days)
 
 
-def full_windows_from(manifest: dict[str, Any]) -> dt.date | None:
+def full_windows_from(manifest: Manifest) -> dt.date | None:
     """First date whose every window lies inside the export's history (calendar start + longest).
 
     Earlier snapshots read a 90-day window of an export that began 30 days before as "little
     use": rows unlike any week the model will score, so train and evaluate leave them out.
     """
-    first = (manifest.get("snapshot_dates") or {}).get("first")
-    if not first:
+    first = manifest.snapshot_dates.first
+    if first is None:
         return None
-    return dt.date.fromisoformat(first) + dt.timedelta(days=longest_window_days(manifest))
+    return first + dt.timedelta(days=longest_window_days(manifest))
 
 
-def observed_start(snapshots: pd.DataFrame, manifest: dict[str, Any]) -> dt.date | None:
+def observed_start(snapshots: pd.DataFrame) -> dt.date | None:
     """First snapshot date whose label can be trusted: the start of the export's history.
 
     An export often holds years of subscriptions but only lists accounts still alive when its
-    history begins, so earlier snapshots show no churn at all (survivors only). Without a
-    `history_start` in the manifest, the first churn the export shows marks that start.
+    history begins, so earlier snapshots show no churn at all (survivors only): the first
+    churn the export shows marks that start.
     """
-    if manifest.get("history_start"):
-        return dt.date.fromisoformat(manifest["history_start"])
     churns = pd.to_datetime(snapshots["churn_date"]).dropna()
     return churns.min().date() if len(churns) else None
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.manifest import Manifest
 from training.calibration import apply_calibrator, fit_on_scores, rebind
 from training.frames import CONTEXT_COLUMNS, full_windows_from, trainable_from
 from training.metrics import score
@@ -163,7 +164,7 @@ def calibration_rows(oof: pd.DataFrame, rating_feature: str) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def production_rows(rows: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
+def production_rows(rows: pd.DataFrame, manifest: Manifest) -> pd.DataFrame:
     """Every labeled row the production model learns from (whole feature windows only)."""
     dates = rows["as_of"]
     start = trainable_from(dates, dates.min(), full_windows_from(manifest), dates.max())

@@ -13,11 +13,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy.stats import chi2
+
+if TYPE_CHECKING:
+    from training.bundle import ModelMeta
 
 BINS = 10  # equal-mass bins of a numeric feature's training values (ties merge bins)
 EPS = 1e-4  # floor of a bin's share in the PSI, so an empty bin adds a large but finite term
@@ -111,9 +114,9 @@ def _unflat(f: Mapping[str, Any]) -> FeatureProfile:
     )
 
 
-def saved_profile(meta: Mapping[str, Any]) -> ReferenceProfile | None:
+def saved_profile(meta: ModelMeta) -> ReferenceProfile | None:
     """The profile a model's `model.json` holds; None for models trained before it existed."""
-    flat = meta.get(PROFILE_KEY)
+    flat = meta.reference_profile
     return None if flat is None else ReferenceProfile.from_dict(flat)
 
 

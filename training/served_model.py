@@ -2,7 +2,7 @@
 
 It imports no project code, so a registered version loads and serves wherever mlflow,
 lightgbm, numpy, pandas and scipy are installed (`mlflow models serve -m
-models:/churn-risk@champion`), whatever the Python version. `training.tracking.log_model`
+models:/churn-risk@champion`), whatever the Python version. `training.registry.log_model`
 hands MLflow this file's path with two artifacts written by `training/portable.py`: the
 booster in LightGBM's own text format and a JSON document (features, category levels,
 calibrator, clipping, tier cut points). The project never imports this module: running it

@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import joblib
-import numpy as np
 import pandas as pd
 
 from data.errors import ContractError
 from data.io import atomic_dir, write_json, write_parquet
 from data.params import BaseParams
+from features.manifest import Manifest
 from features.snapshots import read_features
-from training import tracking
-from training.bundle import EVALUATED, PRODUCTION, PRODUCTION_CAL
+from training import registry, tracking
+from training.bundle import EVALUATED, META, PRODUCTION, PRODUCTION_CAL, ModelMeta
 from training.frames import feature_lists, full_windows_from, labeled, predictions, split_frames
 from training.metrics import score
 from training.model import ChurnModel
@@ -30,16 +30,14 @@ from training.production import (
     production_metrics,
     production_rows,
 )
-from training.profile import PROFILE_KEY, profile_rows
-from training.runs import model_meta, track
+from training.runs import evaluated_fields, model_meta, production_fields, track
 from training.splits import Splits, make_splits
-from training.tiers import fit_tiers
 from training.tuning import tune
 
 log = logging.getLogger(__name__)
 
 
-def _fit(frames: dict[str, pd.DataFrame], manifest: dict, base: BaseParams, p: TrainParams):
+def _fit(frames: dict[str, pd.DataFrame], manifest: Manifest, base: BaseParams, p: TrainParams):
     features, categorical = feature_lists(manifest)
     started = time.perf_counter()
     tuned = tune(
@@ -102,34 +100,17 @@ def train(
     rows = labeled(snapshots, manifest)
     splits, frames = _split(rows, manifest, features_dir, params, evaluate)
     model, tuned, recipe = _fit(frames, manifest, base, params)
-    test = frames["test"]
-    test_metrics = score(
-        test["churned"], model.predict_proba(test)[:, 1], test["mrr"], evaluate.ece_bins
-    )
-    tracking.use_store(Path(mlflow_dir), params.experiment)
-    gate = tracking.decide_promotion(
-        test_metrics["roc_auc"],
-        test_metrics["ece"],
-        tracking.champion_auc(params.model_name, test, test["churned"].to_numpy()),
-        params.gate_max_auc_drop,
-        params.gate_max_ece,
-    )
+    test_metrics, gate = _judge(model, frames["test"], Path(mlflow_dir), params, evaluate)
     cal = predictions(model, frames["calibration"], evaluate.rating_feature)
-    entries = [f for f in manifest["features"] if f["name"] in model.features]
-    meta = model_meta(model, manifest, entries, digest, recipe, gate) | {
-        "role": "evaluated",
-        "data_through": splits.calibration.end.isoformat(),
-        "splits": splits.as_dict(),
-        "tiers": fit_tiers(cal["probability"], cal["manager_rating"]),
-        # Scores of weeks the model never saw (the calibration weeks): what the monitor
-        # compares a new week's scores with.
-        PROFILE_KEY: profile_rows(
-            frames["train"], entries, scores=cal["probability"].to_numpy()
-        ).as_dict(),
-    }
+    entries = [f for f in manifest.features if f["name"] in model.features]
+    meta = ModelMeta(
+        **model_meta(model, manifest, entries, digest, recipe, gate, params)
+        | evaluated_fields(frames["train"], cal, splits, entries)
+    )
     production = _fit_production(rows, manifest, recipe, params)
-    prod_meta = model_meta(production.model, manifest, entries, digest, recipe, gate) | (
-        _production_meta(production, rows, manifest, entries, splits, evaluate)
+    prod_meta = ModelMeta(
+        **model_meta(production.model, manifest, entries, digest, recipe, gate, params)
+        | production_fields(production, rows, manifest, entries, splits, evaluate)
     )
     metrics = {
         "test": test_metrics,
@@ -137,31 +118,55 @@ def train(
         "validation_log_loss": tuned.best_log_loss,
         "tuning_trials": len(tuned.trials),
         "best_iteration": tuned.best_iteration,
-        "rounds": int(meta["params"]["n_estimators"]),
+        "rounds": int(meta.params["n_estimators"]),
         "gate": {"promoted": gate.promote, "champion_auc": gate.champion_auc},
         "production": production_metrics(production, evaluate.ece_bins),
     }
     saved = _Saved(model, meta, production, prod_meta, tuned, metrics)
     with atomic_dir(Path(out_dir)) as tmp:
-        _write(tmp, saved, snapshots, features_dir, digest, frames, cal, base, params, evaluate)
-        tracking.set_lineage(params.model_name, prod_meta["model_version"], prod_meta, gate)
+        meta, prod_meta = _write(
+            tmp, saved, snapshots, features_dir, digest, frames, cal, base, params, evaluate
+        )
+        registry.set_lineage(prod_meta, gate)
         for folder, document in ((EVALUATED, meta), (PRODUCTION, prod_meta)):
-            write_json(document, tmp / folder / "model.json")
+            document.save(tmp / folder / META)
             # The scorer and the API fetch a champion's files from its run (ARTIFACT_PATH).
             tracking.attach_to_run(document, Path(mlflow_dir), {tmp / folder: "churn"})
     log.info(
         "gate: %s (%s); production version %s learned up to %s",
         "promoted" if gate.promote else "challenger",
         gate.reason,
-        prod_meta["model_version"],
-        prod_meta["data_through"],
+        prod_meta.model_version,
+        prod_meta.data_through,
     )
     return metrics
 
 
+def _judge(
+    model: ChurnModel,
+    test: pd.DataFrame,
+    mlflow_dir: Path,
+    params: TrainParams,
+    evaluate: EvaluateParams,
+) -> tuple[dict[str, Any], registry.Gate]:
+    """The test weeks' figures, and the promotion gate against the registry's champion."""
+    test_metrics = score(
+        test["churned"], model.predict_proba(test)[:, 1], test["mrr"], evaluate.ece_bins
+    )
+    tracking.use_store(mlflow_dir, params.experiment)
+    gate = registry.decide_promotion(
+        test_metrics["roc_auc"],
+        test_metrics["ece"],
+        registry.champion_auc(params.model_name, test, test["churned"].to_numpy()),
+        params.gate_max_auc_drop,
+        params.gate_max_ece,
+    )
+    return test_metrics, gate
+
+
 def _split(
     rows: pd.DataFrame,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     features_dir: Path,
     params: TrainParams,
     evaluate: EvaluateParams,
@@ -169,7 +174,7 @@ def _split(
     """The time splits and their frames; a period without both outcomes stops the run."""
     splits = make_splits(
         sorted(rows["as_of"].unique()),
-        manifest["horizon_days"],
+        manifest.horizon_days,
         evaluate.test_weeks,
         params.calibration_weeks,
         params.validation_weeks,
@@ -192,38 +197,14 @@ def _split(
     return splits, frames
 
 
-def _production_meta(
-    production: Production,
-    rows: pd.DataFrame,
-    manifest: dict[str, Any],
-    entries: list[dict[str, Any]],
-    splits: Splits,
-    evaluate: EvaluateParams,
-) -> dict[str, Any]:
-    """The production model's own `model.json` fields: its data, calibration blocks, tiers."""
-    oof = production.calibration
-    ratings = oof.get(evaluate.rating_feature, pd.Series(np.nan, oof.index)).astype("Float64")
-    return {
-        "role": "production",
-        "data_through": production.data_through.isoformat(),
-        "fitted_from": production.fitted_from.isoformat(),
-        "calibration_blocks": [[str(b.start), str(b.end)] for b in production.blocks],
-        "splits": splits.as_dict(),
-        "tiers": fit_tiers(oof["probability"], ratings.to_numpy(dtype=float, na_value=np.nan)),
-        PROFILE_KEY: profile_rows(
-            production_rows(rows, manifest), entries, scores=oof["probability"].to_numpy()
-        ).as_dict(),
-    }
-
-
 @dataclass
 class _Saved:
     """The two fitted models of a `train` run, their documents, the tuning and the metrics."""
 
     model: ChurnModel
-    meta: dict[str, Any]
+    meta: ModelMeta
     production: Production
-    prod_meta: dict[str, Any]
+    prod_meta: ModelMeta
     tuned: Any
     metrics: dict[str, Any]
 
@@ -239,8 +220,11 @@ def _write(
     base: BaseParams,
     params: TrainParams,
     evaluate: EvaluateParams,
-) -> None:
-    """The models, their MLflow runs and versions, the tuning trials and the calibration rows."""
+) -> tuple[ModelMeta, ModelMeta]:
+    """The models, their MLflow runs and versions, the tuning trials and the calibration rows.
+
+    Returns the two documents with their runs and registered versions.
+    """
     model, meta, production, prod_meta = saved.model, saved.meta, saved.production, saved.prod_meta
     for folder, fitted in ((EVALUATED, model), (PRODUCTION, production.model)):
         (tmp / folder).mkdir()
@@ -248,29 +232,31 @@ def _write(
     saved.tuned.trials.to_csv(tmp / "tuning_trials.csv", index=False)
     table = tracking.feature_table(snapshots, Path(features_dir) / "snapshots.parquet", digest)
     example = frames["test"][list(model.features)].head(5)
-    meta |= track(model, meta, table, example, saved.tuned, saved.metrics, params, base)
-    prod_meta |= track(
-        production.model, prod_meta, table, example, None, saved.metrics, params, base
+    meta = meta.with_(
+        **track(model, meta, table, example, saved.tuned, saved.metrics, params, base)
     )
-    prod_meta["vouched_by"] = {
-        "model_version": meta["model_version"],
-        "mlflow_run_id": meta["mlflow_run_id"],
+    tracked = track(production.model, prod_meta, table, example, None, saved.metrics, params, base)
+    vouched = {
+        "model_version": meta.model_version,
+        "mlflow_run_id": meta.mlflow_run_id,
         "test_metrics": saved.metrics["test"],
     }
+    prod_meta = prod_meta.with_(**tracked, vouched_by=vouched)
     write_json(saved.metrics, tmp / "metrics.json")
     write_parquet(cal, tmp / "calibration_predictions.parquet")
     oof_rows = calibration_rows(production.calibration, evaluate.rating_feature)
     write_parquet(oof_rows, tmp / PRODUCTION_CAL)
+    return meta, prod_meta
 
 
 def _fit_production(
-    rows: pd.DataFrame, manifest: dict[str, Any], recipe: Recipe, params: TrainParams
+    rows: pd.DataFrame, manifest: Manifest, recipe: Recipe, params: TrainParams
 ) -> Production:
     started = time.perf_counter()
     production = fit_production(
         recipe,
         production_rows(rows, manifest),
-        manifest["horizon_days"],
+        manifest.horizon_days,
         params.calibration_weeks,
         params.refit_calibration_blocks,
     )

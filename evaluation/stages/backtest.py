@@ -14,8 +14,9 @@ from data.io import atomic_dir, write_json, write_parquet
 from data.params import BaseParams
 from evaluation.params import BacktestParams
 from evaluation.stages.common import records, save_figures
+from features.manifest import Manifest
 from features.snapshots import read_features
-from training.bundle import PRODUCTION, load_model
+from training.bundle import PRODUCTION, ModelMeta, load_model
 from training.frames import known_on, labeled, predictions
 from training.params import EvaluateParams, TrainParams
 from training.production import Recipe, fit_production, production_rows
@@ -49,14 +50,14 @@ def backtest(
         )
     lists = bt.backtest(weeks, k_fixed=params.call_list)
     table = bt.origin_metrics(weeks, lists, evaluate.ece_bins, f"top_{params.call_list}")
-    test = (meta.get("vouched_by") or {}).get("test_metrics", {})
+    test = (meta.vouched_by or {}).get("test_metrics", {})
     pooled = bt.pooled_summary(weeks, lists, evaluate.ece_bins)
     summary: dict[str, Any] = {
         "origins": records(table),
         "pooled": pooled,
         "test_weeks": {k: test.get(k) for k in bt.HEADLINE},
         "skipped": skipped,
-        "recipe_of": {"model_version": meta.get("model_version"), "role": meta.get("role")},
+        "recipe_of": {"model_version": meta.model_version, "role": meta.role},
     }
     with atomic_dir(Path(out_dir)) as tmp:
         (tmp / "plots").mkdir()
@@ -74,8 +75,8 @@ def backtest(
 
 def _replay(
     rows: pd.DataFrame,
-    manifest: dict[str, Any],
-    meta: dict[str, Any],
+    manifest: Manifest,
+    meta: ModelMeta,
     params: BacktestParams,
     train_params: TrainParams,
     evaluate: EvaluateParams,
@@ -84,7 +85,7 @@ def _replay(
     import evaluation.backtest as bt
     from data.console import progress
 
-    recipe = Recipe.from_dict(meta["recipe"])
+    recipe = Recipe.from_dict(meta.recipe)
     picks = bt.origins(
         sorted(rows["as_of"].unique()), params.span_weeks, params.every_weeks, params.scored_weeks
     )
@@ -95,7 +96,7 @@ def _replay(
             fitted = fit_production(
                 recipe,
                 production_rows(known, manifest),
-                manifest["horizon_days"],
+                manifest.horizon_days,
                 train_params.calibration_weeks,
                 train_params.refit_calibration_blocks,
             )

@@ -13,8 +13,9 @@ from data.io import atomic_dir, write_json, write_parquet
 from data.params import BaseParams
 from evaluation.params import CompareParams
 from evaluation.stages.common import records, save_figures
+from features.manifest import Manifest
 from features.snapshots import read_features
-from training.bundle import EVALUATED, load_model
+from training.bundle import EVALUATED, ModelMeta, load_model
 from training.frames import feature_lists, labeled, split_frames
 from training.metrics import score
 from training.model import ChurnModel
@@ -48,7 +49,7 @@ def compare(
     rows = _comparison_rows(preds, snapshots, meta, evaluate.contact_feature)
     summary: dict[str, Any] = {
         "test_period": {"start": str(rows["as_of"].min()), "end": str(rows["as_of"].max())},
-        "tiers": meta["tiers"],
+        "tiers": meta.tiers,
     }
     if not rows["manager_rating"].notna().any():
         summary["status"] = "nothing to compare: the export has no manager ratings"
@@ -78,7 +79,9 @@ def compare(
         write_parquet(dis, tmp / "disagreements.parquet")
         write_parquet(managers, tmp / "per_manager.parquet")
         by_age.to_csv(tmp / "plots" / "by_rating_age.csv", index=False)
-        figs = compare_figures(summary["agreement"], by_age, managers, meta["horizon_days"])
+        figs = compare_figures(
+            summary["agreement"], by_age, managers, meta.horizon(manifest.horizon_days)
+        )
         save_figures(figs, tmp / "plots")
         attach_to_run(meta, mlflow_dir, {tmp: "compare"})
     _log_agreement(summary["agreement"])
@@ -113,7 +116,7 @@ def _log_agreement(a: dict[str, Any]) -> None:
 
 
 def _comparison_rows(
-    preds: pd.DataFrame, snapshots: pd.DataFrame, meta: dict, contact_feature: str
+    preds: pd.DataFrame, snapshots: pd.DataFrame, meta: ModelMeta, contact_feature: str
 ) -> pd.DataFrame:
     """Test predictions with the tier, the rating's age and the days since the last contact."""
     context = {"rating_age_days": "rating_age_days", contact_feature: "days_since_contact"}
@@ -125,16 +128,16 @@ def _comparison_rows(
         if column not in rows:
             rows[column] = pd.NA
         rows[column] = rows[column].astype("Float64")
-    rows["tier"] = assign_tiers(rows["probability"], meta["tiers"])
+    rows["tier"] = assign_tiers(rows["probability"], meta.tiers)
     rows["rating_probability"] = rows.get("manager_rating_probability", np.nan)
     return rows
 
 
 def _without_source(
     snapshots: pd.DataFrame,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     model: ChurnModel,
-    meta: dict[str, Any],
+    meta: ModelMeta,
     source: str,
     rows: pd.DataFrame,
     bins: int,
@@ -144,16 +147,18 @@ def _without_source(
     from training.model import BoostedTrees
 
     features, categorical = feature_lists(manifest)
-    dropped = [f["name"] for f in manifest["features"] if f["source"] == source]
+    dropped = [f["name"] for f in manifest.features if f["source"] == source]
     if not dropped:
         return {"dropped": [], "note": f"no `{source}` features in the manifest"}
     kept = [f for f in features if f not in dropped]
-    frames = split_frames(labeled(snapshots, manifest), Splits.from_dict(meta["splits"]))
+    frames = split_frames(labeled(snapshots, manifest), Splits.from_dict(meta.splits))
     trees = BoostedTrees(
-        kept, [c for c in categorical if c in kept], meta["params"], random_state=model.random_state
+        kept, [c for c in categorical if c in kept], meta.params, random_state=model.random_state
     ).fit(frames["train"], frames["train"]["churned"])
     cal = frames["calibration"]
-    calibrator = fit_calibrator(trees, cal, cal["churned"].to_numpy(), meta["calibration_method"])
+    calibrator = fit_calibrator(
+        trees, cal, cal["churned"].to_numpy(), meta.calibration_method or "none"
+    )
     test = rows[["account_id", "as_of", "churned", "mrr", "probability"]].merge(
         frames["test"], on=["account_id", "as_of"], suffixes=("", "_test")
     )

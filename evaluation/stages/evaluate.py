@@ -11,8 +11,9 @@ import pandas as pd
 from data.io import atomic_dir, write_json, write_parquet
 from data.params import BaseParams
 from evaluation.stages.common import save_figures
+from features.manifest import Manifest
 from features.snapshots import read_features
-from training.bundle import EVALUATED, load_model
+from training.bundle import EVALUATED, ModelMeta, load_model
 from training.frames import dvc_plot_frames, feature_lists, labeled, predictions, split_frames
 from training.metrics import score
 from training.params import EvaluateParams
@@ -37,10 +38,10 @@ def evaluate(
 
     snapshots, manifest, _ = read_features(features_dir)
     model, meta = load_model(Path(train_dir) / EVALUATED)
-    frames = split_frames(labeled(snapshots, manifest), Splits.from_dict(meta["splits"]))
+    frames = split_frames(labeled(snapshots, manifest), Splits.from_dict(meta.splits))
     test = frames["test"]
     preds = predictions(model, test, params.rating_feature)
-    preds["tier"] = assign_tiers(preds["probability"], meta["tiers"])
+    preds["tier"] = assign_tiers(preds["probability"], meta.tiers)
     preds = pd.concat([preds, _baselines(frames, manifest, base, params)], axis=1)
     columns = {"model": "probability"} | {
         c.removesuffix("_probability"): c for c in preds.columns if c.endswith("_probability")
@@ -56,7 +57,7 @@ def evaluate(
         for name, frame in dvc_plot_frames(data).items():
             frame.to_csv(tmp / "plots" / f"{name}.csv", index=False)
         replay.to_csv(tmp / "backtest.csv", index=False)
-        replayed = backtest_figure(replay, meta["horizon_days"])
+        replayed = backtest_figure(replay, meta.horizon(manifest.horizon_days))
         save_figures(figures(data) | {"backtest": replayed}, tmp / "plots")
         files = {tmp / "plots": "evaluate", tmp / "backtest.csv": "evaluate"}
         attach_to_run(meta, mlflow_dir, files, metrics, "evaluate.")
@@ -66,7 +67,7 @@ def evaluate(
 
 def _baselines(
     frames: dict[str, pd.DataFrame],
-    manifest: dict[str, Any],
+    manifest: Manifest,
     base: BaseParams,
     params: EvaluateParams,
 ) -> pd.DataFrame:
@@ -87,7 +88,7 @@ def _baselines(
 
 
 def _metrics(
-    preds: pd.DataFrame, columns: dict[str, str], bins: int, meta: dict[str, Any]
+    preds: pd.DataFrame, columns: dict[str, str], bins: int, meta: ModelMeta
 ) -> dict[str, Any]:
     """Every scorer's figures, the model's per segment, and the test period."""
     metrics: dict[str, Any] = {
@@ -99,8 +100,8 @@ def _metrics(
         for seg, part in preds.groupby("segment", dropna=False)
     }
     metrics["test_period"] = {
-        "start": meta["splits"]["test_start"],
-        "end": meta["splits"]["test_end"],
+        "start": meta.splits["test_start"],
+        "end": meta.splits["test_end"],
     }
     return metrics
 

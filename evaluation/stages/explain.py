@@ -45,7 +45,7 @@ def explain(
 
     snapshots, manifest, _ = read_features(features_dir)
     model, meta = load_model(Path(train_dir) / EVALUATED)
-    test = Splits.from_dict(meta["splits"]).test
+    test = Splits.from_dict(meta.splits).test
     latest = snapshots["as_of"].max()
     rows = snapshots[test.contains(snapshots["as_of"]) | (snapshots["as_of"] == latest)]
     rows = rows.sort_values(["as_of", "account_id"]).reset_index(drop=True)
@@ -57,7 +57,7 @@ def explain(
         explained, rows, manifest, params.reasons_up, params.reasons_down, params.min_contribution
     )
     seconds = time.perf_counter() - started
-    descriptions = {f["name"]: f["description"] for f in manifest["features"]}
+    descriptions = manifest.descriptions()
     importance = global_importance(explained, [descriptions[f] for f in explained.features])
     sample = rows.sample(min(params.plot_rows, len(rows)), random_state=base.seed).index
     shap_values = shap_explanation(

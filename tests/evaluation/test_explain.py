@@ -23,7 +23,7 @@ def fitted(snapshots, manifest) -> tuple[ChurnModel, pd.DataFrame, pd.DataFrame]
     train = rows[rows["as_of"] < dates[30]]
     cal = rows[(rows["as_of"] >= dates[34]) & (rows["as_of"] < dates[44])]
     model = ChurnModel(
-        [f["name"] for f in manifest["features"]],
+        manifest.feature_names,
         ["account_segment"],
         {"n_estimators": 60, "num_leaves": 7, "learning_rate": 0.1},
         calibration_methods=["platt"],
@@ -73,7 +73,7 @@ def test_reasons_never_show_raw_feature_names(fitted, manifest):
     frame = reason_frame(explain(model, test), test, manifest, 3, 2)
     sentences = [s for col in ("reasons_up", "reasons_down") for lst in frame[col] for s in lst]
     assert sentences, "some rows must have reasons"
-    names = [f["name"] for f in manifest["features"]]
+    names = manifest.feature_names
     assert not [s for s in sentences if any(n in s for n in names)]
     # Each reason's feature is listed beside it, in the same order.
     assert (frame["reasons_up"].map(len) == frame["drivers_up"].map(len)).all()

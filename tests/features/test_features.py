@@ -275,12 +275,11 @@ def test_features_needing_a_column_the_export_lacks_are_left_out(write_validated
     out = tmp_path / "lacking"
     settings = FeaturesParams(event_types=["export"], history_start="subscriptions")
     manifest = features(folder, out, BaseParams(), settings)
-    names = {f["name"] for f in manifest["features"]}
+    names = set(manifest.feature_names)
     gone = {"tickets_open_now", "tickets_csat_last", "usage_active_users_7d"}
-    assert not names & gone and gone <= set(manifest["features_left_out"])
+    assert not names & gone and gone <= set(manifest.features_left_out)
     assert (
-        manifest["features_left_out"]["tickets_open_now"]
-        == "tickets.closed_at is not in the export"
+        manifest.features_left_out["tickets_open_now"] == "tickets.closed_at is not in the export"
     )
     assert "tickets_opened_30d" in names and "usage_events_7d" in names
     assert not gone & set(pd.read_parquet(out / "snapshots.parquet").columns)

@@ -30,9 +30,7 @@ def run(write, tables, export: dt.date) -> tuple[pd.DataFrame, list[str]]:
         manifest = features(
             write(folder / "in", tables, export), folder / "out", BaseParams(), PARAMS
         )
-        return pd.read_parquet(folder / "out" / "snapshots.parquet"), [
-            f["name"] for f in manifest["features"]
-        ]
+        return pd.read_parquet(folder / "out" / "snapshots.parquet"), manifest.feature_names
 
 
 def _when(day: pd.Timestamp, table: str, draw) -> object:

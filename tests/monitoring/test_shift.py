@@ -120,20 +120,20 @@ def test_recalibrated_version_is_registered_with_lineage_and_becomes_champion(ru
     assert float(version.tags["calibration_drift_before"]) == pytest.approx(
         cal["calibration_in_the_large"], abs=1e-4
     )
-    _, meta = load_scoring_model(run["root"] / "train", run["mlflow_dir"], "churn-risk")
-    assert meta["model_version"] == "3"
-    assert meta["role"] == "recalibrated"
-    assert meta["recalibrated_from"] == "2"
-    assert meta["calibrated_through"] == last
+    _, meta = load_scoring_model(run["root"] / "train", run["mlflow_dir"])
+    assert meta.model_version == "3"
+    assert meta.role == "recalibrated"
+    assert meta.recalibrated_from == "2"
+    assert meta.calibrated_through == last
     assert (run["root"] / "monitor" / "recalibrated" / "model.json").exists()
 
 
 def test_recalibration_holds_on_later_weeks_it_never_saw(run, shifted_world):
     from serving.models import load_scoring_model
 
-    new, meta = load_scoring_model(run["root"] / "train", run["mlflow_dir"], "churn-risk")
+    new, meta = load_scoring_model(run["root"] / "train", run["mlflow_dir"])
     rows = _labeled(shifted_world.held_out_features)
-    held = rows[rows["as_of"] > dt.date.fromisoformat(meta["calibrated_through"])]
+    held = rows[rows["as_of"] > dt.date.fromisoformat(meta.calibrated_through)]
     assert held["as_of"].nunique() >= 15
     before = run["model"].predict_proba(held)[:, 1].mean() - held["churned"].mean()
     after = new.predict_proba(held)[:, 1].mean() - held["churned"].mean()
@@ -195,15 +195,15 @@ def test_recalibrated_version_serves_its_calibrator_and_names_its_run(run, shift
     from mlflow import MlflowClient
 
     from serving.models import load_scoring_model
-    from training.tracking import signature_frame
+    from training.registry import signature_frame
 
-    new, meta = load_scoring_model(run["root"] / "train", run["mlflow_dir"], "churn-risk")
+    new, meta = load_scoring_model(run["root"] / "train", run["mlflow_dir"])
     rows = _labeled(shifted_world.held_out_features).tail(300)
     served = mlflow.pyfunc.load_model("models:/churn-risk@champion").predict(
-        signature_frame(rows, meta["features"], meta["categorical"])
+        signature_frame(rows, meta.features, meta.categorical)
     )
     np.testing.assert_array_equal(served["probability"], new.predict_proba(rows)[:, 1])
-    mlflow_run = MlflowClient().get_run(meta["mlflow_run_id"])
+    mlflow_run = MlflowClient().get_run(meta.mlflow_run_id)
     first, last = run["on"]["calibration"]["weeks"]
     assert mlflow_run.info.run_name == f"monitor recalibration of v2 on {first}..{last}"
     (used,) = mlflow_run.inputs.dataset_inputs

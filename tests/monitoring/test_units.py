@@ -13,6 +13,7 @@ from monitoring import realized
 from monitoring.checks import calibration_check
 from monitoring.drift import feature_drift, score_drift, score_reference
 from monitoring.params import MonitorParams
+from training.bundle import ModelMeta
 from training.params import EvaluateParams
 from training.profile import profile_rows
 
@@ -119,7 +120,9 @@ def test_no_recalibration_when_calibration_holds():
         [pd.DataFrame({"as_of": d, "p": rng.uniform(0.05, 0.4, 500)}) for d in MONDAYS]
     )
     rows["churned"] = (rng.random(len(rows)) < rows["p"]).astype(int)
-    meta = {"splits": {"train_end": str(MONDAYS[1])}, "calibration_method": "isotonic"}
+    meta = ModelMeta(
+        features=[], splits={"train_end": str(MONDAYS[1])}, calibration_method="isotonic"
+    )
     cal = calibration_check(
         None,
         meta,

@@ -17,6 +17,7 @@ from hypothesis import settings as hypothesis_settings
 
 from data.params import BaseParams
 from evaluation.explain import explain, reason_frame
+from features.manifest import Manifest
 from serving.api import create_app
 from serving.bundle import load
 from serving.guard import Guard, Keys
@@ -114,8 +115,8 @@ def test_a_larger_predict_request_is_scored_off_the_event_loop_alike(
 def test_live_predictor_matches_explain_reasons(feature_rows, settings):
     rows, snaps = feature_rows
     model, meta = load_model(Path(settings.model))
-    manifest = json.loads((settings.features_dir / "manifest.json").read_text())
-    live = LivePredictor(model, meta, manifest["features"])
+    manifest = Manifest.load(settings.features_dir / "manifest.json")
+    live = LivePredictor(model, meta, manifest.features)
     got = live.predict(rows)
     offline = reason_frame(explain(model, snaps), snaps, manifest, 3, 2, 0.005)
     assert [g["reasons_up"] for g in got] == offline["reasons_up"].tolist()

@@ -87,7 +87,7 @@ def test_a_replayed_week_equals_the_models_predictions_of_that_week(featured, mo
     week = snaps[pd.to_datetime(snaps["as_of"]).dt.date == day].reset_index(drop=True)
     model, meta = load_model(modeled / "train" / "production")
     week = week.assign(probability=model.predict_proba(week)[:, 1])
-    week["tier"] = assign_tiers(week["probability"], meta["tiers"])
+    week["tier"] = assign_tiers(week["probability"], meta.tiers)
     both = week.merge(replay, on="account_id", suffixes=("_model", "_score"))
     assert len(both) == len(week) == len(replay) == (preds["as_of"].astype(str) == str(day)).sum()
     np.testing.assert_allclose(both["probability_score"], both["probability_model"], rtol=1e-12)

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from data.params import BaseParams
+from features.manifest import Manifest
 from serving.api import create_app
 from serving.bundle import load
 from serving.params import ReportParams, ScoreParams
@@ -43,8 +44,8 @@ def _important_feature(train_dir: Path) -> str:
 def _middle_training_week(featured: Path, train_dir: Path) -> dt.date:
     """The snapshot date nearest the middle of the model's training period (from model.json)."""
     _, meta = load_model(train_dir / "production")
-    start = dt.date.fromisoformat(meta["fitted_from"])
-    end = dt.date.fromisoformat(meta["data_through"])
+    start = dt.date.fromisoformat(meta.fitted_from)
+    end = dt.date.fromisoformat(meta.data_through)
     middle = start + (end - start) / 2
     dates = pd.to_datetime(pd.read_parquet(featured / "snapshots.parquet")["as_of"]).dt.date
     return min(dates.unique(), key=lambda d: abs(d - middle))
@@ -104,14 +105,14 @@ def test_a_week_of_the_training_period_flags_nothing(skew_runs, modeled, feature
     skew = _skew(skew_runs["root"] / "as_is" / str(skew_runs["middle"]))
     _, meta = load_model(modeled / "train" / "production")
     assert skew["status"] == "checked"
-    assert skew["features_checked"] == len(meta["features"])
+    assert skew["features_checked"] == len(meta.features)
     # The production rows begin once every window lies inside the export's history, and end
     # with the last labeled week.
-    full_from = full_windows_from(json.loads((featured / "manifest.json").read_text()))
+    full_from = full_windows_from(Manifest.load(featured / "manifest.json"))
     dates = pd.to_datetime(pd.read_parquet(featured / "snapshots.parquet")["as_of"]).dt.date
     assert skew["training_start"] == min(d for d in dates.unique() if d >= full_from).isoformat()
-    assert skew["training_start"] == meta["fitted_from"]
-    assert skew["training_end"] == meta["data_through"]
+    assert skew["training_start"] == meta.fitted_from
+    assert skew["training_end"] == meta.data_through
     assert skew["flagged"] == [], [f["name"] for f in skew["flagged"]]
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
+from features.manifest import Manifest, SnapshotDates
 from training.frames import full_windows_from, longest_window_days, split_frames
 from training.splits import Period, Splits
 
@@ -31,13 +32,16 @@ def _splits(first: dt.date, inner_weeks: int) -> Splits:
 
 
 def test_the_longest_window_and_the_first_date_that_reads_it_whole() -> None:
-    manifest = {
-        "features": [{"window": "90d"}, {"window": "12w"}, {"window": None}, {"window": "7d"}],
-        "snapshot_dates": {"first": "2024-01-01"},
-    }
+    manifest = Manifest(
+        features=[{"window": "90d"}, {"window": "12w"}, {"window": None}, {"window": "7d"}],
+        export_date=D(2024, 6, 3),
+        horizon_days=90,
+        snapshot_dates=SnapshotDates(first=D(2024, 1, 1)),
+    )
     assert longest_window_days(manifest) == 90
     assert full_windows_from(manifest) == D(2024, 3, 31)
-    assert full_windows_from({"features": [], "snapshot_dates": {}}) is None
+    bare = Manifest(features=[], export_date=D(2024, 6, 3), horizon_days=90)
+    assert full_windows_from(bare) is None
 
 
 def test_training_rows_start_once_windows_are_whole_unless_the_export_is_short() -> None:

@@ -2,8 +2,8 @@ import os
 
 from mlflow import MlflowClient
 
+from training.registry import decide_promotion
 from training.stages import train
-from training.tracking import decide_promotion
 
 
 def test_gate_refuses_a_worse_model():

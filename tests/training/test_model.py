@@ -26,7 +26,7 @@ def test_feature_frame_learns_levels_and_maps_unseen_to_missing():
 
 def test_churn_model_probabilities_and_round_trip(snapshots, manifest, tmp_path):
     rows = snapshots[snapshots["churned"].notna()]
-    features = [f["name"] for f in manifest["features"]]
+    features = manifest.feature_names
     fit, cal = rows.iloc[:8000], rows.iloc[8000:11000]
     model = ChurnModel(features, ["account_segment"], {"n_estimators": 30}, random_state=1)
     model.fit(fit, fit["churned"].astype(int), calibration_set=(cal, cal["churned"].astype(int)))

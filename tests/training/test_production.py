@@ -82,7 +82,7 @@ def test_no_row_calibrates_trees_that_saw_it(trained, snapshots, manifest):
     calibrated["as_of"] = pd.to_datetime(calibrated["as_of"]).dt.date.astype(str)
     for start, end in meta["calibration_blocks"]:
         start_day, end_day = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
-        horizon_before = start_day - dt.timedelta(days=manifest["horizon_days"])
+        horizon_before = start_day - dt.timedelta(days=manifest.horizon_days)
         before = rows[rows["as_of"] <= horizon_before]
         fold = recipe.fit_trees(before)
         block = rows[(rows["as_of"] >= start_day) & (rows["as_of"] <= end_day)]

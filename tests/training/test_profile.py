@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from training.bundle import ModelMeta
 from training.profile import (
     PROFILE_KEY,
     ReferenceProfile,
@@ -126,5 +127,6 @@ def test_the_chance_bar_holds_for_small_weeks_of_the_training_distribution(profi
 def test_the_profile_round_trips_through_json_and_old_models_have_none(profile):
     again = ReferenceProfile.from_dict(json.loads(json.dumps(profile.as_dict())))
     assert again == profile
-    assert saved_profile({PROFILE_KEY: profile.as_dict()}) == profile
-    assert saved_profile({"features": ["logins"]}) is None
+    saved = ModelMeta.model_validate({"features": ["logins"], PROFILE_KEY: profile.as_dict()})
+    assert saved_profile(saved) == profile
+    assert saved_profile(ModelMeta(features=["logins"])) is None

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from data.io import read_json
-from training import tracking
+from training import registry, tracking
 from training.model import ChurnModel
 from training.tiers import assign_tiers, fit_tiers
 
@@ -50,13 +50,13 @@ def test_registered_model_gives_the_churn_models_probability_and_tier(store, sna
     assert model.calibration_method_ == method
     tiers = fit_tiers(model.predict_proba(cal)[:, 1], cal["rating_current"].astype(float))
     with mlflow.start_run():
-        version = tracking.log_model(model, tiers, cal.head(5), "served")
+        version = registry.log_model(model, tiers, cal.head(5), "served")
     served = mlflow.pyfunc.load_model(f"models:/served/{version}")
     # Later weeks, unlabeled ones included; an unseen segment and missing values on top.
     later = snapshots.iloc[11000:].copy()
     later.loc[later.index[:50], "account_segment"] = "newly-added-tier"
     later.loc[later.index[50:100], ["account_segment", "contacts_days_since_last"]] = None
-    frame = tracking.signature_frame(later, list(model.features), list(model.categorical))
+    frame = registry.signature_frame(later, list(model.features), list(model.categorical))
     out = served.predict(frame)
     expected = model.predict_proba(later)[:, 1]
     assert list(out.columns) == ["probability", "tier"] and out["tier"].dtype == np.int64
@@ -77,7 +77,7 @@ def test_the_requirements_name_what_the_served_code_imports_and_nothing_of_the_p
     }
     third_party = imported - set(sys.stdlib_module_names) - {"__future__"}
     pinned = dict(line.split("==") for line in (folder / "requirements.txt").read_text().split())
-    assert set(pinned) == third_party == set(tracking.SERVED_PACKAGES)
+    assert set(pinned) == third_party == set(registry.SERVED_PACKAGES)
     assert not third_party & {*PROJECT_PACKAGES, *PICKLE_ONLY}
     # MLflow copies a uv project's lock into the model unless told otherwise.
     assert not (folder / "uv.lock").exists() and not (folder / "pyproject.toml").exists()
@@ -124,7 +124,7 @@ def test_the_champion_loads_and_scores_where_the_project_cannot_be_imported(trai
     champion = MlflowClient().get_model_version_by_alias("churn-risk", "champion")
     assert str(champion.version) == meta["model_version"]  # the model compared below
     rows = pd.read_parquet(root / "features" / "snapshots.parquet").iloc[-400:]
-    frame = tracking.signature_frame(rows, meta["features"], meta["categorical"])
+    frame = registry.signature_frame(rows, meta["features"], meta["categorical"])
     frame.to_parquet(tmp_path / "rows.parquet")
     script = textwrap.dedent(f"""
         SITE_PACKAGES = {sysconfig.get_paths()["purelib"]!r}

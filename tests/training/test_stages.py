@@ -8,6 +8,8 @@ import pytest
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from data.io import read_json
+from features.manifest import Manifest
+from training.bundle import ModelMeta
 
 
 def test_model_round_trips_through_mlflow(trained):
@@ -19,7 +21,7 @@ def test_model_round_trips_through_mlflow(trained):
 
     use_store(root / "mlflow", meta["experiment"])  # whatever store an earlier test selected
     loaded = mlflow.pyfunc.load_model(f"runs:/{meta['mlflow_run_id']}/model")
-    from training.tracking import signature_frame
+    from training.registry import signature_frame
 
     served = loaded.predict(signature_frame(snapshots, meta["features"], meta["categorical"]))
     assert list(served.columns) == ["probability", "tier"]
@@ -79,19 +81,19 @@ def test_train_saves_the_profile_of_exactly_the_training_rows(trained, snapshots
     from training.profile import profile_rows, saved_profile
     from training.splits import Splits
 
-    meta = read_json(trained["root"] / "train" / "model" / "model.json")
+    meta = ModelMeta.load(trained["root"] / "train" / "model" / "model.json")
     profile = saved_profile(meta)
-    assert profile is not None and list(profile.features) == meta["features"]
-    splits = Splits.from_dict(meta["splits"])
+    assert profile is not None and list(profile.features) == meta.features
+    splits = Splits.from_dict(meta.splits)
     assert (str(profile.start), str(profile.end)) == (
-        meta["splits"]["train_start"],
-        meta["splits"]["train_end"],
+        meta.splits["train_start"],
+        meta.splits["train_end"],
     )
     rows = split_frames(labeled(snapshots, manifest), splits)["train"]
     # The score's reference: the model's probabilities of the calibration weeks (unseen).
     cal = pd.read_parquet(trained["root"] / "train" / "calibration_predictions.parquet")
     scores = cal["probability"].to_numpy()
-    assert profile == profile_rows(rows, meta["feature_manifest"], scores=scores)
+    assert profile == profile_rows(rows, meta.feature_manifest, scores=scores)
 
 
 def test_evaluate_metrics_match_scikit_learn(trained):
@@ -129,20 +131,12 @@ def test_labeled_rows_start_with_the_first_observable_churn():
             "churn_date": [None, None, dt.date(2024, 1, 20), None, None, None],
         }
     )
-    manifest = {"export_date": "2024-02-12", "horizon_days": 7}
+    manifest = Manifest(features=[], export_date=dt.date(2024, 2, 12), horizon_days=7)
     # Labels known up to 2024-02-05; the first churn (2024-01-20) starts the history.
     assert labeled(frame, manifest)["as_of"].tolist() == d[3:4] + d[5:6]
-    assert labeled(frame, manifest | {"history_start": "2024-01-01"})["as_of"].tolist() == [
-        d[0],
-        d[1],
-        d[2],
-        d[3],
-        d[5],
-    ]
 
 
 def test_an_export_without_churn_in_training_is_refused_by_name(tmp_path, snapshots, manifest):
-    import json
 
     import pytest
 
@@ -154,7 +148,7 @@ def test_an_export_without_churn_in_training_is_refused_by_name(tmp_path, snapsh
     quiet = snapshots.assign(churned=snapshots["churned"] * 0)
     (tmp_path / "features").mkdir()
     quiet.to_parquet(tmp_path / "features" / "snapshots.parquet", index=False)
-    (tmp_path / "features" / "manifest.json").write_text(json.dumps(manifest))
+    manifest.save(tmp_path / "features" / "manifest.json")
     with pytest.raises(ContractError, match=r"churned.*inner weeks .* hold no churn"):
         train(
             tmp_path / "features",
