@@ -6,7 +6,6 @@
 # (Spearman correlation, grouped by hierarchical clustering).
 
 # %%
-import json
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -15,12 +14,13 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 from scipy.stats import binomtest
 
+from features.manifest import Manifest
 from serving.workspace import open_outputs
 from training.frames import labeled
 
 OUT = open_outputs()
-manifest = json.loads((OUT / "features" / "manifest.json").read_text())
-names = {f["name"]: f["description"] for f in manifest["features"]}
+manifest = Manifest.load(OUT / "features" / "manifest.json")
+names = manifest.descriptions()
 rows = labeled(
     pd.read_parquet(OUT / "features" / "snapshots.parquet").assign(
         as_of=lambda f: pd.to_datetime(f["as_of"]).dt.date
@@ -28,7 +28,7 @@ rows = labeled(
     manifest,
 )
 importance = pd.read_csv(OUT / "explain" / "plots" / "importance.csv")
-numeric = [f["name"] for f in manifest["features"] if f["dtype"] != "category"]
+numeric = [f["name"] for f in manifest.features if f["dtype"] != "category"]
 top = [f for f in importance["feature"] if f in numeric][:8]
 print(f"{len(rows):,} labeled account-weeks, churn rate {rows['churned'].mean():.1%}")
 importance.head(10)[["description", "mean_abs_probability"]]

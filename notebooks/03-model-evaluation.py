@@ -10,6 +10,7 @@ import pandas as pd
 from IPython.display import Image, display
 
 from evaluation.explain import explain, reason_frame, shap_explanation
+from features.manifest import Manifest
 from serving.workspace import open_outputs
 from training.bundle import load_model
 
@@ -58,8 +59,8 @@ pd.DataFrame(metrics["model_by_segment"]).T[["rows", "base_rate", "roc_auc", "br
 import shap
 
 model, meta = load_model(OUT / "train" / "model")
-manifest = json.loads((OUT / "features" / "manifest.json").read_text())
-descriptions = {f["name"]: f["description"] for f in manifest["features"]}
+manifest = Manifest.load(OUT / "features" / "manifest.json")
+descriptions = manifest.descriptions()
 snaps = pd.read_parquet(OUT / "features" / "snapshots.parquet")
 test = snaps[
     pd.to_datetime(snaps["as_of"])
