@@ -7,11 +7,17 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from data.params import Section
-from training.calibrators import CALIBRATORS
 
 
 def _registered(method: str) -> str:
-    """A calibration method's name, if `training.calibrators.CALIBRATORS` registers it."""
+    """A calibration method's name, if `training.calibrators.CALIBRATORS` registers it.
+
+    The registry is imported here, when a `train` section is read, not with this module:
+    every `churn` command (and each API worker) imports the params, and the calibrators bring
+    scikit-learn and SciPy, seconds of start-up.
+    """
+    from training.calibrators import CALIBRATORS
+
     if method not in CALIBRATORS:
         raise ValueError(f"unknown calibration method {method!r} (known: {sorted(CALIBRATORS)})")
     return method
