@@ -9,7 +9,6 @@ rewritten). Every feature of every week up to T must read the same from both.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import pytest
 from data.contract import RunningPeriods
 from data.params import BaseParams, ValidateParams
 from data.stages import generate, validate
+from features.manifest import Manifest
 from features.params import FeaturesParams
 from features.stages import features
 
@@ -32,7 +32,7 @@ def _build(raw: Path, out: Path, export_date: dt.date | None) -> tuple[pd.DataFr
     base = BaseParams(export_date=export_date)
     validate(raw, out / "validated", base, ValidateParams())
     features(out / "validated", out / "features", base, FeaturesParams(threads=1))
-    manifest = json.loads((out / "features" / "manifest.json").read_text())
+    manifest = Manifest.load(out / "features" / "manifest.json")
     return pd.read_parquet(out / "features" / "snapshots.parquet"), manifest
 
 
@@ -60,8 +60,8 @@ def test_every_feature_of_every_week_up_to_t_reads_the_same(style, tmp_path) -> 
 
     full, full_manifest = _build(tmp_path / "full" / "raw", tmp_path / "full-out", None)
     then, manifest = _build(tmp_path / "then" / "raw", tmp_path / "then-out", WRITTEN_ON)
-    names = [f["name"] for f in manifest["features"]]
-    assert set(names) <= {f["name"] for f in full_manifest["features"]}
+    names = manifest.feature_names
+    assert set(names) <= set(full_manifest.feature_names)
     assert pd.to_datetime(then["as_of"]).max() == pd.Timestamp(WRITTEN_ON)
 
     merged = then.merge(full, on=KEYS, how="left", suffixes=("", "_full"), indicator=True)

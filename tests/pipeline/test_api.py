@@ -332,7 +332,7 @@ def test_live_reasons_follow_the_score_settings_of_the_served_week(
     terse = ScoreParams(model="train", reasons_up=1, reasons_down=0, min_contribution=0.02)
     score(featured, modeled / "train", out, BaseParams(), terse)
     model, meta = load_model(Path(settings.model))
-    manifest = json.loads((settings.features_dir / "manifest.json").read_text())
+    manifest = Manifest.load(settings.features_dir / "manifest.json")
     offline = reason_frame(explain(model, snaps.head(3)), snaps.head(3), manifest, 1, 0, 0.02)
     served = settings.model_copy(update={"scores_dir": out / "latest"})
     with started(create_app(served)) as c:
@@ -340,7 +340,7 @@ def test_live_reasons_follow_the_score_settings_of_the_served_week(
     got = body["predictions"]
     assert [g["reasons_up"] for g in got] == offline["reasons_up"].tolist()
     assert all(g["reasons_down"] == [] for g in got)
-    default = LivePredictor(model, meta, manifest["features"])
+    default = LivePredictor(model, meta, manifest.features)
     assert any(len(p["reasons_up"]) > 1 for p in default.predict(rows[:3]))
     summary = json.loads((out / "latest" / "summary.json").read_text())
     assert (summary["reasons_up"], summary["reasons_down"]) == (1, 0)

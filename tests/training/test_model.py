@@ -61,7 +61,7 @@ def test_a_model_saved_by_older_code_loads_and_predicts_the_same(
     method, snapshots, manifest, tmp_path
 ):
     rows = snapshots[snapshots["churned"].notna()]
-    features = [f["name"] for f in manifest["features"]]
+    features = manifest.feature_names
     fit, cal, test = rows.iloc[:6000], rows.iloc[6000:9000], rows.iloc[9000:9500]
     trees = BoostedTrees(features, ["account_segment"], {"n_estimators": 30}).fit(
         fit, fit["churned"].astype(int)
