@@ -1,7 +1,7 @@
 """Speed and memory of `churn features`, and the DuckDB stage against the pandas reference.
 
     .venv/bin/python benchmarks/feature_table.py                # 20k accounts + reference run
-    .venv/bin/python benchmarks/features.py --accounts 2000 --skip-reference
+    .venv/bin/python benchmarks/feature_table.py --accounts 2000 --skip-reference
 
 1. Large world: `churn generate --accounts N` and `churn validate` when the generator and the
    validator are importable (`data.world`, `data.validation`); otherwise (or with
