@@ -76,6 +76,7 @@ def pipeline(
     work: Path, accounts: int, seed: int, style: str, params: Path, reuse: bool
 ) -> dict[str, float]:
     p = ["--params", str(params)]
+    store = ["--mlflow", str(work / "mlflow")]  # the world's own registry, never the project's
     generate = ["--out", str(work), "--accounts", str(accounts), "--seed", str(seed)]
     if style != DEFAULT_STYLE:
         generate += ["--running-periods", style]
@@ -94,7 +95,7 @@ def pipeline(
     )
     seconds["train"] = run(
         "train",
-        ["--features", str(work / "features"), "--out", str(work / "train"), *p],
+        ["--features", str(work / "features"), "--out", str(work / "train"), *p, *store],
         work / "train" / "model" / "model.json",
         reuse,
     )
@@ -108,6 +109,7 @@ def pipeline(
             "--out",
             str(work / "evaluate"),
             *p,
+            *store,
         ],
         work / "evaluate" / "metrics.json",
         False,

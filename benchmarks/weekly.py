@@ -101,6 +101,7 @@ def score_check(work: Path, params: Path, churn: str, day: dt.date, rows: pd.Dat
     """Run `churn score --as-of day` as the weekly run does; its probabilities must equal ours."""
     args = ["--features", str(work / "features"), "--train", str(work / "train")]
     args += ["--out", str(work / "score"), "--as-of", str(day), "--params", str(params)]
+    args += ["--mlflow", str(work / "mlflow")]
     subprocess.run([churn, "score", *args], check=True)
     scores = pd.read_parquet(work / "score" / str(day) / "scores.parquet")
     both = rows[["account_id", "probability"]].merge(
