@@ -21,6 +21,7 @@ from features.family import Family
 from features.lives import build_lives, build_snapshots, snapshot_dates
 from features.manifest import ID_COLUMNS, LABEL, Feature, Manifest, build_manifest
 from features.params import FeaturesParams
+from features.snapshots import MANIFEST, SNAPSHOTS
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ def features(
             if dropped:
                 log.info("features left out: %s", dropped)
             built = [(fam, [f for f in feats if f.name not in dropped]) for fam, feats in built]
-            rows, labeled = _write(con, built, tmp / "snapshots.parquet")
+            rows, labeled = _write(con, built, tmp / SNAPSHOTS)
         finally:
             con.close()
         manifest = build_manifest(
@@ -190,5 +191,5 @@ def features(
             labeled_rows=labeled,
             features_left_out=dropped,
         )
-        manifest.save(tmp / "manifest.json")
+        manifest.save(tmp / MANIFEST)
     return manifest

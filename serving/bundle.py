@@ -197,8 +197,9 @@ def load(settings: Settings) -> Loaded:
     manifest = meta.feature_manifest
     if manifest is None:
         from features.manifest import Manifest
+        from features.snapshots import MANIFEST
 
-        path = settings.features_dir / "manifest.json"
+        path = settings.features_dir / MANIFEST
         if not path.exists():
             raise LoadError("the model has no feature manifest, nor has CHURN_FEATURES_DIR")
         manifest = Manifest.load(path).features

@@ -16,6 +16,7 @@ from data.errors import ContractError
 from data.io import write_json, write_parquet, write_text
 from data.params import BaseParams
 from features.manifest import Manifest
+from features.snapshots import SNAPSHOTS
 from serving.params import ReportParams, ScoreParams
 from serving.skew import SkewCheck, check_skew
 from serving.weeks import prune, read_scores, week_folder
@@ -99,7 +100,7 @@ def _days(
     day = as_of or dates[-1]
     if day not in set(dates):
         raise ContractError(
-            str(Path(features_dir) / "snapshots.parquet"),
+            str(Path(features_dir) / SNAPSHOTS),
             "as_of",
             f"--as-of {day} is not a snapshot date (weekly, {dates[0]} .. {dates[-1]})",
         )

@@ -15,7 +15,7 @@ from data.errors import ContractError
 from data.io import atomic_dir, write_json, write_parquet
 from data.params import BaseParams
 from features.manifest import Manifest
-from features.snapshots import read_features
+from features.snapshots import SNAPSHOTS, read_features
 from training import registry, tracking
 from training.bundle import EVALUATED, META, PRODUCTION, PRODUCTION_CAL, ModelMeta
 from training.frames import feature_lists, full_windows_from, labeled, predictions, split_frames
@@ -189,7 +189,7 @@ def _split(
             dates = frames[name]["as_of"]
             held = "no churn" if labels.sum() == 0 else "only churns"
             raise ContractError(
-                str(Path(features_dir) / "snapshots.parquet"),
+                str(Path(features_dir) / SNAPSHOTS),
                 "churned",
                 f"the {name} weeks ({dates.min()} to {dates.max()}, {len(labels)} rows) hold "
                 f"{held}: a model needs churned and retained accounts in every period",
@@ -230,7 +230,7 @@ def _write(
         (tmp / folder).mkdir()
         joblib.dump(fitted, tmp / folder / "model.joblib")
     saved.tuned.trials.to_csv(tmp / "tuning_trials.csv", index=False)
-    table = tracking.feature_table(snapshots, Path(features_dir) / "snapshots.parquet", digest)
+    table = tracking.feature_table(snapshots, Path(features_dir) / SNAPSHOTS, digest)
     example = frames["test"][list(model.features)].head(5)
     meta = meta.with_(
         **track(model, meta, table, example, saved.tuned, saved.metrics, params, base)

@@ -15,7 +15,7 @@ from data.params import BaseParams
 from evaluation.params import BacktestParams
 from evaluation.stages.common import records, save_figures
 from features.manifest import Manifest
-from features.snapshots import read_features
+from features.snapshots import SNAPSHOTS, read_features
 from training.bundle import PRODUCTION, ModelMeta, load_model
 from training.frames import known_on, labeled, predictions
 from training.params import EvaluateParams, TrainParams
@@ -44,7 +44,7 @@ def backtest(
     weeks, skipped, tried = _replay(rows, manifest, meta, params, train_params, evaluate)
     if weeks is None:
         raise ContractError(
-            str(Path(features_dir) / "snapshots.parquet"),
+            str(Path(features_dir) / SNAPSHOTS),
             "as_of",
             f"no backtest origin has enough labeled weeks before it ({tried} tried)",
         )
