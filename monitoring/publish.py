@@ -79,11 +79,11 @@ def _register(tmp: Path, cal: Calibration, meta: ModelMeta, tracked: bool) -> di
     """Save the recalibrated model; register it as the champion when MLflow tracks the model."""
     from serving.models import ARTIFACT_PATH
     from training import registry
-    from training.bundle import META
+    from training.bundle import META, MODEL_FILE
 
     folder = tmp / "recalibrated"
     folder.mkdir()
-    joblib.dump(cal.model, folder / "model.joblib")
+    joblib.dump(cal.model, folder / MODEL_FILE)
     new_meta = meta.with_(**cal.meta)
     if not tracked:
         write_json(clean(new_meta.document()), folder / META)

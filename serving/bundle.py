@@ -139,8 +139,10 @@ def _model(settings: Settings, scored_by: dict[str, Any]) -> tuple[Any, ModelMet
     from serving.models import load_run_model, load_scoring_model
 
     if settings.model != "champion":
+        from training.bundle import META, MODEL_FILE
+
         folder = Path(settings.model)
-        if not (folder / "model.json").exists() or not (folder / "model.joblib").exists():
+        if not (folder / META).exists() or not (folder / MODEL_FILE).exists():
             raise LoadError("the CHURN_MODEL folder lacks model.joblib or model.json")
         from training.bundle import load_model
 

@@ -18,6 +18,7 @@ EVALUATED = "model"  # `train`'s folder of the model the test weeks judge
 PRODUCTION = "production"  # `train`'s folder of the model that scores (see serving.models)
 PRODUCTION_CAL = "production_calibration.parquet"  # the production calibrator's rows
 META = "model.json"
+MODEL_FILE = "model.joblib"  # the fitted estimator, beside its META
 
 _TRAIN = TrainParams.model_fields
 
@@ -92,7 +93,7 @@ class ModelMeta(BaseModel):
 def load_model(model_dir: Path) -> tuple[ChurnModel, ModelMeta]:
     """The saved estimator and its `model.json`, as every consumer loads them."""
     model_dir = Path(model_dir)
-    return joblib.load(model_dir / "model.joblib"), ModelMeta.load(model_dir / META)
+    return joblib.load(model_dir / MODEL_FILE), ModelMeta.load(model_dir / META)
 
 
 def registered_names(train_dir: Path) -> tuple[str, str]:

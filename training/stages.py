@@ -17,7 +17,7 @@ from data.params import BaseParams
 from features.manifest import Manifest
 from features.snapshots import SNAPSHOTS, read_features
 from training import registry, tracking
-from training.bundle import EVALUATED, META, PRODUCTION, PRODUCTION_CAL, ModelMeta
+from training.bundle import EVALUATED, META, MODEL_FILE, PRODUCTION, PRODUCTION_CAL, ModelMeta
 from training.frames import feature_lists, full_windows_from, labeled, predictions, split_frames
 from training.metrics import score
 from training.model import ChurnModel
@@ -228,7 +228,7 @@ def _write(
     model, meta, production, prod_meta = saved.model, saved.meta, saved.production, saved.prod_meta
     for folder, fitted in ((EVALUATED, model), (PRODUCTION, production.model)):
         (tmp / folder).mkdir()
-        joblib.dump(fitted, tmp / folder / "model.joblib")
+        joblib.dump(fitted, tmp / folder / MODEL_FILE)
     saved.tuned.trials.to_csv(tmp / "tuning_trials.csv", index=False)
     table = tracking.feature_table(snapshots, Path(features_dir) / SNAPSHOTS, digest)
     example = frames["test"][list(model.features)].head(5)
