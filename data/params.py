@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from data.errors import ParamsError
 
@@ -24,8 +24,18 @@ class BaseParams(Section):
     raw_dir: str = "outputs/demo/raw"
     seed: int = 42
     horizon_days: int = Field(90, gt=0)
+    horizons_days: tuple[int, ...] = (30, 60, 90, 180)
     grace_gap_days: int = Field(30, ge=0)
     export_date: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _headline_on_the_curve(self) -> BaseParams:
+        days = self.horizons_days
+        if list(days) != sorted(set(days)) or min(days, default=1) <= 0:
+            raise ValueError("horizons_days must be positive and increasing, each once")
+        if self.horizon_days not in days:
+            raise ValueError(f"horizons_days must include horizon_days ({self.horizon_days})")
+        return self
 
 
 class ValidateParams(Section):
