@@ -18,6 +18,7 @@ from features.manifest import Manifest
 from features.snapshots import SNAPSHOTS, read_features
 from training import registry, tracking
 from training.bundle import EVALUATED, META, MODEL_FILE, PRODUCTION, PRODUCTION_CAL, ModelMeta
+from training.curve_fit import fit_curves
 from training.frames import feature_lists, full_windows_from, labeled, predictions, split_frames
 from training.metrics import score
 from training.model import ChurnModel
@@ -108,6 +109,10 @@ def train(
         | evaluated_fields(frames["train"], cal, splits, entries)
     )
     production = _fit_production(rows, manifest, recipe, params)
+    # The risk curve travels inside each headline model (`training/curve.py`).
+    model.curve_, production.model.curve_, curve = fit_curves(
+        snapshots, manifest, recipe, splits.test, base, params, evaluate
+    )
     prod_meta = ModelMeta(
         **model_meta(production.model, manifest, entries, digest, recipe, gate, params)
         | production_fields(production, rows, manifest, entries, splits, evaluate)
@@ -121,6 +126,7 @@ def train(
         "rounds": int(meta.params["n_estimators"]),
         "gate": {"promoted": gate.promote, "champion_auc": gate.champion_auc},
         "production": production_metrics(production, evaluate.ece_bins),
+        "curve": curve,
     }
     saved = _Saved(model, meta, production, prod_meta, tuned, metrics)
     with atomic_dir(Path(out_dir)) as tmp:

@@ -10,6 +10,14 @@ import pandas as pd
 
 from data.io import atomic_dir, write_json, write_parquet
 from data.params import BaseParams
+from evaluation.curve import (
+    CURVE_TEST,
+    curve_figures,
+    curve_metrics,
+    monotone_share,
+    judged_rows,
+    with_curve,
+)
 from evaluation.stages.common import save_figures
 from features.manifest import Manifest
 from features.snapshots import read_features
@@ -47,6 +55,10 @@ def evaluate(
         c.removesuffix("_probability"): c for c in preds.columns if c.endswith("_probability")
     }
     metrics = _metrics(preds, columns, params.ece_bins, meta)
+    preds = with_curve(preds, model, test, manifest)
+    curve_rows = judged_rows(model, snapshots, manifest, Splits.from_dict(meta.splits).test)
+    metrics["curve"] = curve_metrics(curve_rows, params.ece_bins) if len(curve_rows) else {}
+    metrics["curve_monotone_share"] = monotone_share(preds, list(base.horizons_days))
     replay = backtest(preds.assign(churn_date=test["churn_date"].to_numpy()))
     metrics["backtest"] = backtest_summary(replay)
     data = curves(preds, columns, params.ece_bins)
@@ -54,11 +66,13 @@ def evaluate(
         (tmp / "plots").mkdir()
         write_json(metrics, tmp / "metrics.json")
         write_parquet(preds, tmp / "predictions.parquet")
+        write_parquet(curve_rows, tmp / CURVE_TEST)
         for name, frame in dvc_plot_frames(data).items():
             frame.to_csv(tmp / "plots" / f"{name}.csv", index=False)
         replay.to_csv(tmp / "backtest.csv", index=False)
         replayed = backtest_figure(replay, meta.horizon(manifest.horizon_days))
-        save_figures(figures(data) | {"backtest": replayed}, tmp / "plots")
+        shown = figures(data) | {"backtest": replayed} | curve_figures(curve_rows, params.ece_bins)
+        save_figures(shown, tmp / "plots")
         files = {tmp / "plots": "evaluate", tmp / "backtest.csv": "evaluate"}
         attach_to_run(meta, mlflow_dir, files, metrics, "evaluate.")
     _log_metrics(metrics, columns)
@@ -116,4 +130,16 @@ def _log_metrics(metrics: dict[str, Any], columns: dict[str, str]) -> None:
             m["brier"],
             m["ece"],
             m["top_decile_lift"],
+        )
+    for target, m in metrics.get("curve", {}).items():
+        log.info(
+            "curve %-11s AUC %.4f  Brier %.4f  ECE %.4f  %d rows %s..%s, %.1f%% repaired",
+            target,
+            m["roc_auc"],
+            m["brier"],
+            m["ece"],
+            m["rows"],
+            m["test_start"],
+            m["test_end"],
+            100 * m["repaired_share"],
         )
