@@ -140,12 +140,21 @@ class WorldConfig:
     neglected_share: float = 0.15
     restart_share: float = 0.12  # churned lives that come back later (a new life)
     restart_days: tuple[int, int] = (40, 360)
-    horizon_days: int = 90
+    horizon_days: int = 90  # the headline horizon: `p_churn`
+    horizons_days: tuple[int, ...] = (30, 60, 90, 180)  # the truth's risk curve; holds the headline
     grace_gap_days: int = 30
     truth_paths: int = 64  # re-simulated futures per (life, Monday)
     truth_paths_large: int = 16  # ... for worlds past `large_world` accounts
     large_world: int = 5000
     usage_chunk: int = 1000  # accounts per usage chunk (bounded memory)
+
+    def __post_init__(self) -> None:
+        """The curve's horizons rise, each once, and hold the headline horizon."""
+        days = list(self.horizons_days)
+        if days != sorted(set(days)) or min(days, default=1) <= 0:
+            raise ValueError(f"horizons_days must be positive and increasing, not {days}")
+        if self.horizon_days not in days:
+            raise ValueError(f"horizons_days {days} must hold horizon_days ({self.horizon_days})")
 
     @property
     def data_end(self) -> int:

@@ -25,7 +25,15 @@ from data.world.dynamics import Health
 from data.world.population import draw_managers, draw_population
 from data.world.simulation import World, simulate
 from data.world.tables import accounts_table, churns_table, subscriptions_table, to_dates
-from data.world.truth import realised_churn, true_risk
+from data.world.truth import (
+    BY_RENEWAL,
+    HEADLINE,
+    NEXT_RENEWAL,
+    curve_check,
+    horizon_column,
+    realised_churn,
+    true_risk,
+)
 from data.world.usage import KEY_EVENTS, SCHEMA, usage_chunk
 from data.world.written import written_tables, written_usage
 
@@ -93,19 +101,17 @@ def _write_usage(
     return rows
 
 
-def _truth(
-    world: World, cfg: WorldConfig, dyn: Dynamics, rng: np.random.Generator
-) -> dict[str, Any]:
-    """The true risk per (life, Monday), the churns, and their summary."""
-    n = len(world.pop.created)
-    risk = true_risk(world, cfg.paths(n), cfg.horizon_days, rng, dyn)
-    ids = world.pop.ids
-    frame = pa.table(
+def _risk_table(world: World, risk: pd.DataFrame, horizons: tuple[int, ...]) -> pa.Table:
+    """The true risk as written: ids and dates, the curve, and the hidden state it came from."""
+    curve = [HEADLINE, *map(horizon_column, horizons)]
+    return pa.table(
         {
-            "account_id": pa.array(ids[risk["account"].to_numpy()]),
+            "account_id": pa.array(world.pop.ids[risk["account"].to_numpy()]),
             "as_of": pa.array(to_dates(risk["as_of"].to_numpy()), pa.date32()),
             "life": pa.array(risk["life"].to_numpy(), pa.int32()),
-            "p_churn": pa.array(risk["p_churn"].to_numpy(), pa.float64()),
+            **{name: pa.array(risk[name].to_numpy(), pa.float64()) for name in curve},
+            NEXT_RENEWAL: pa.array(to_dates(risk[NEXT_RENEWAL].to_numpy()), pa.date32()),
+            BY_RENEWAL: pa.array(risk[BY_RENEWAL].to_numpy(), pa.float64()),
             # The hidden state the truth was simulated from (what no export shows), so a
             # benchmark can tell missing information from a weak model.
             **{
@@ -114,16 +120,24 @@ def _truth(
             },
         }
     )
+
+
+def _truth(
+    world: World, cfg: WorldConfig, dyn: Dynamics, rng: np.random.Generator
+) -> dict[str, Any]:
+    """The true risk per (life, Monday), the churns, and their summary."""
+    risk = true_risk(world, cfg, rng, dyn)
     label = realised_churn(world, cfg.horizon_days)
     known = risk["as_of"].to_numpy() + cfg.horizon_days <= cfg.data_end + 1
     churns = churns_table(world.lives, world.pop, cfg.data_end + cfg.horizon_days)
     return {
-        "risk": frame,
+        "risk": _risk_table(world, risk, cfg.horizons_days),
         "churns": churns,
         "summary": {
             "risk_rows": len(risk),
             "churn_share_90d": round(float(label[known].mean()), 4),
-            "mean_p_churn": round(float(risk["p_churn"].to_numpy()[known].mean()), 4),
+            "mean_p_churn": round(float(risk[HEADLINE].to_numpy()[known].mean()), 4),
+            "curve_check": curve_check(world, risk, cfg),
             "churns_in_data": int((churns["churn_date"] <= to_dates(cfg.data_end)).sum()),
             "churns_by_cause": churns["cause"].value_counts().sort_index().to_dict(),
             "early_end_churns": int(churns["early_end"].sum()),
@@ -246,6 +260,14 @@ def _summary(
             "date, payment lapses (gaps shorter than the grace gap) included",
             "p_churn": "P(this life's churn date falls in [as_of, as_of + horizon_days)) given "
             "the hidden state on as_of, from truth_paths re-simulated futures",
+            "p_churn_{h}d": "the same for each horizon h of horizons_days (p_churn_90d = p_churn), "
+            "all from one re-simulation per row",
+            "next_renewal": "the day after the paid period as known on as_of (in a payment "
+            "lapse, already passed; for a life starting on as_of, after its first period)",
+            "p_churn_by_renewal": "P(churn date in [as_of, max(next_renewal, as_of) + "
+            "grace_gap_days)); a re-simulated plan change moves the contract, not this window",
+            "curve_check": "per column, on rows whose window closed inside the data: mean true "
+            "probability vs realised churn share",
             "churns": "every churn of the simulation up to data_end + horizon_days; later "
             "ones than data_end are not visible in raw/",
         },

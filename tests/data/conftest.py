@@ -5,6 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from data.world import write_world
+
 Export = Callable[..., Path]
 
 VALID: dict[str, str] = {
@@ -70,3 +72,11 @@ def export(tmp_path: Path) -> Export:
 def valid_tables() -> dict[str, str]:
     """The CSV text of each table of the valid export."""
     return dict(VALID)
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo world (400 accounts, seed 11): raw/ and truth/."""
+    out = tmp_path_factory.mktemp("world")
+    write_world(out, n_accounts=400, seed=11)
+    return out

@@ -39,13 +39,6 @@ def _day(text: str) -> int:
     return int((np.datetime64(text, "D") - np.datetime64("2024-05-01", "D")).astype(int))
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("world")
-    write_world(out, n_accounts=400, seed=11)
-    return out
-
-
 def _raw(world: Path, name: str, **kwargs) -> pd.DataFrame:
     return pd.read_csv(world / "raw" / f"{name}.csv", **kwargs)
 
@@ -320,7 +313,17 @@ def test_truth_covers_active_lives_on_mondays_only(world: Path) -> None:
     risk = pd.read_parquet(world / "truth" / "risk.parquet")
     churns = pd.read_parquet(world / "truth" / "churns.parquet")
     hidden = ["hidden_h", "hidden_champion", "hidden_budget", "hidden_friction", "hidden_quiet"]
-    assert list(risk.columns) == ["account_id", "as_of", "life", "p_churn", *hidden]
+    curve = ["p_churn_30d", "p_churn_60d", "p_churn_90d", "p_churn_180d"]
+    by_renewal = ["next_renewal", "p_churn_by_renewal"]
+    assert list(risk.columns) == [
+        "account_id",
+        "as_of",
+        "life",
+        "p_churn",
+        *curve,
+        *by_renewal,
+        *hidden,
+    ]
     assert list(churns.columns) == ["account_id", "life", "churn_date", "cause", "early_end"]
     assert (pd.to_datetime(risk["as_of"]).dt.day_of_week == 0).all()
     assert risk["p_churn"].between(0, 1).all()
