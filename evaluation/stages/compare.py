@@ -25,6 +25,10 @@ from training.tiers import assign_tiers
 from training.tracking import attach_to_run
 
 log = logging.getLogger(__name__)
+SCORED_BY = {
+    "test_weeks": "the evaluated model (never trained or calibrated on them)",
+    "backtest_weeks": "each backtest origin's refit, on weeks after its data (out of sample)",
+}
 
 
 def compare(
@@ -138,10 +142,11 @@ def _renewal(
     for name, frame in sources.items():
         labeled = rn.with_renewal(frame, snapshots, manifest.grace_gap_days, manifest.export_date)
         judged[name] = rn.judge_lists(labeled, params.renewal_confidence, params.renewal_min_known)
-        weeks[name] = rn.weeks_of(frame)
+        weeks[name] = rn.weeks_of(frame) | {"scored_by": SCORED_BY[name]}
     out = {
         "confidence": params.renewal_confidence,
         "min_known": params.renewal_min_known,
+        "distance_bands_days": list(rn.RENEWAL_BANDS),
         "weeks": weeks,
     }
     return json_safe(out | rn.per_list(judged))
