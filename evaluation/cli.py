@@ -78,6 +78,7 @@ def compare(
     model: Path = stage_option("train"),
     evaluation: Path = stage_option("evaluate"),
     explanations: Path = stage_option("explain"),
+    backtest: Path = stage_option("backtest"),
     out: Path = out_option("compare"),
     params: Path = PARAMS_OPTION,
     mlflow: Path = MLFLOW_OPTION,
@@ -96,6 +97,7 @@ def compare(
         out,
         sections=sections,
         mlflow_dir=mlflow,
+        backtest_dir=backtest,
     )
 
 

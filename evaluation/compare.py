@@ -68,12 +68,12 @@ DISAGREEMENT_COLUMNS = [
 ]
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON-safe scalars: numpy to python, NaN to None."""
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and math.isnan(value):
@@ -143,7 +143,7 @@ def agreement(
         "churn_by_tier": _churn_by(rows, "tier"),
         "metrics": metrics,
     }
-    return _clean(out)
+    return json_safe(out)
 
 
 def _age_bucket(age: pd.Series) -> pd.Series:
@@ -277,4 +277,4 @@ def who_was_right(dis: pd.DataFrame) -> dict[str, Any]:
         part = dis[dis["kind"] == kind]
         first = part.sort_values("as_of").drop_duplicates("account_id", keep="first")
         out[kind] = _counts(part) | {"first_week": _counts(first)}
-    return _clean(out)
+    return json_safe(out)

@@ -23,6 +23,11 @@ class CompareParams(Section):
 
     rating_source: str = "rating"  # manifest `source` of the manager features left out
     top_disagreements: int = Field(50, ge=1)  # rows of each kind quoted in summary.json
+    # Who was right at the renewal: a disagreement list's churn rate by the renewal, with its
+    # Wilson interval at this confidence, against the rate of every row; judged only with at
+    # least renewal_min_known rows whose renewal label is known.
+    renewal_confidence: float = Field(0.95, gt=0, lt=1)
+    renewal_min_known: int = Field(30, ge=1)
 
 
 class BacktestParams(Section):

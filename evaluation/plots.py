@@ -15,6 +15,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
 from evaluation.compare import LEVELS  # noqa: E402
+from evaluation.renewal import TOO_FEW  # noqa: E402
 from training.metrics import reliability_table  # noqa: E402
 
 GRID = np.linspace(0, 1, 101)
@@ -214,3 +215,59 @@ def _per_manager(shown: pd.DataFrame, book: float | None) -> Figure:
     ax.set_title("How well each manager's ratings rank churn")
     fig.tight_layout()
     return fig
+
+
+_LIST_NAMES = {
+    "manager_sees_risk": "manager sees risk\n(rating 1-2, model tier 4)",
+    "model_sees_risk": "model sees risk\n(model tier 1-2, rating 3-4)",
+}
+
+
+def renewal_figure(renewal: dict[str, Any], horizon_days: int = 90) -> Figure:
+    """Each disagreement list's churn by the renewal (with its interval) beside the base rate."""
+    sources = list(renewal["weeks"])
+    fig, ax = plt.subplots(figsize=(8, 5))
+    width = 0.7 / max(len(sources), 1)
+    for j, source in enumerate(sources):
+        for i, kind in enumerate(_LIST_NAMES):
+            x = i + (j - (len(sources) - 1) / 2) * width
+            label = f"{source.replace('_', ' ')} ({renewal['weeks'][source]['count']} weeks)"
+            _renewal_marks(ax, x, width, renewal[kind][source], f"C{j}", label if i == 0 else None)
+    ax.plot([], [], "k--", lw=1, label="base: every row at the same distance to its renewal")
+    ax.plot([], [], "k:", lw=1, label="every row")
+    ax.plot([], [], "ko", mfc="none", label=f"churned within {horizon_days} days")
+    ax.set_xticks(range(len(_LIST_NAMES)), list(_LIST_NAMES.values()))
+    ax.set_ylabel("Churned by the next renewal (%, rows whose outcome is known)")
+    ax.set_ylim(bottom=0, top=ax.get_ylim()[1] * 1.25)
+    ax.set_title(
+        "Who was right at the renewal? Each disagreement, judged when the contract renewed"
+    )
+    ax.legend(fontsize=8, loc="upper right")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _renewal_marks(
+    ax: plt.Axes, x: float, width: float, f: dict[str, Any], color: str, label: str | None
+) -> None:
+    """One list on one source: its rate and interval, the base rates, the horizon's rate."""
+    for key, style in (("base_rate_same_distance", "--"), ("base_rate_all_rows", ":")):
+        if f[key] is not None:
+            ax.hlines(100 * f[key], x - width / 2, x + width / 2, color=color, ls=style, lw=1)
+    if f["churn_rate_horizon"] is not None:
+        ax.plot(x, 100 * f["churn_rate_horizon"], "o", mfc="none", color=color, ms=6)
+    if f["churn_rate_by_renewal"] is None:
+        return
+    rate, (low, high) = f["churn_rate_by_renewal"], f["interval"]
+    yerr = [[100 * (rate - low)], [100 * (high - rate)]]
+    ax.errorbar(x, 100 * rate, yerr=yerr, fmt="s", color=color, capsize=4, label=label)
+    ax.annotate(
+        f"{f['known']:,} of {f['rows']:,} known\n"
+        + (TOO_FEW if f["verdict"] == TOO_FEW else f"{f['verdict']} was right"),
+        (x, 100 * high),
+        xytext=(0, 6),
+        textcoords="offset points",
+        ha="center",
+        fontsize=8,
+    )

@@ -25,6 +25,10 @@ from training.tiers import assign_tiers
 from training.tracking import attach_to_run
 
 log = logging.getLogger(__name__)
+SCORED_BY = {
+    "test_weeks": "the evaluated model (never trained or calibrated on them)",
+    "backtest_weeks": "each backtest origin's refit, on weeks after its data (out of sample)",
+}
 
 
 def compare(
@@ -37,10 +41,15 @@ def compare(
     params: CompareParams,
     evaluate: EvaluateParams,
     mlflow_dir: Path,
+    backtest_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """The model beside the managers' ratings on the test weeks; all figures to summary.json."""
+    """The model beside the managers' ratings on the test weeks; all figures to summary.json.
+
+    `backtest_dir` (its weeks.parquet, each week scored out of sample by its origin's refit)
+    adds older weeks to judge the disagreements at the renewal; without it only the test weeks.
+    """
     import evaluation.compare as cmp
-    from evaluation.plots import compare_figures
+    from evaluation.plots import compare_figures, renewal_figure
 
     snapshots, manifest, _ = read_features(features_dir)
     model, meta = load_model(Path(train_dir) / EVALUATED)
@@ -52,13 +61,7 @@ def compare(
         "tiers": meta.tiers,
     }
     if not rows["manager_rating"].notna().any():
-        summary["status"] = "nothing to compare: the export has no manager ratings"
-        log.warning(summary["status"])
-        with atomic_dir(Path(out_dir)) as tmp:
-            write_json(summary, tmp / "summary.json")
-            write_parquet(cmp.disagreements(rows.head(0), None), tmp / "disagreements.parquet")
-            write_parquet(cmp.per_manager(rows.head(0)), tmp / "per_manager.parquet")
-        return summary
+        return _nothing_to_compare(summary, rows, Path(out_dir))
     summary["status"] = "compared"
     summary["agreement"] = _agreement(rows, Path(train_dir), evaluate.ece_bins)
     summary["without_manager_features"] = _without_source(
@@ -73,18 +76,35 @@ def compare(
         kind: records(part.head(params.top_disagreements))
         for kind, part in dis.groupby("kind", sort=True)
     }
+    summary["renewal"] = _renewal(rows, backtest_dir, snapshots, manifest, meta, params)
+    horizon = meta.horizon(manifest.horizon_days)
+    figs = compare_figures(summary["agreement"], by_age, managers, horizon)
+    figs["renewal"] = renewal_figure(summary["renewal"], horizon)
     with atomic_dir(Path(out_dir)) as tmp:
         (tmp / "plots").mkdir()
         write_json(summary, tmp / "summary.json")
         write_parquet(dis, tmp / "disagreements.parquet")
         write_parquet(managers, tmp / "per_manager.parquet")
         by_age.to_csv(tmp / "plots" / "by_rating_age.csv", index=False)
-        figs = compare_figures(
-            summary["agreement"], by_age, managers, meta.horizon(manifest.horizon_days)
-        )
         save_figures(figs, tmp / "plots")
         attach_to_run(meta, mlflow_dir, {tmp: "compare"})
     _log_agreement(summary["agreement"])
+    _log_renewal(summary["renewal"], horizon)
+    return summary
+
+
+def _nothing_to_compare(
+    summary: dict[str, Any], rows: pd.DataFrame, out_dir: Path
+) -> dict[str, Any]:
+    """Without any manager rating: the status, and empty tables of the right shape."""
+    import evaluation.compare as cmp
+
+    summary["status"] = "nothing to compare: the export has no manager ratings"
+    log.warning(summary["status"])
+    with atomic_dir(out_dir) as tmp:
+        write_json(summary, tmp / "summary.json")
+        write_parquet(cmp.disagreements(rows.head(0), None), tmp / "disagreements.parquet")
+        write_parquet(cmp.per_manager(rows.head(0)), tmp / "per_manager.parquet")
     return summary
 
 
@@ -92,6 +112,53 @@ def _read_dated(path: Path) -> pd.DataFrame:
     frame = pd.read_parquet(path)
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.date
     return frame
+
+
+def _backtest_rows(backtest_dir: Path, meta: ModelMeta) -> pd.DataFrame:
+    """The backtest's scored weeks, tiered by the evaluated model's cut points.
+
+    Every origin's refit is calibrated, so a cut point means the same probability there.
+    """
+    weeks = _read_dated(backtest_dir / "weeks.parquet")
+    return weeks.assign(tier=assign_tiers(weeks["probability"], meta.tiers))
+
+
+def _renewal(
+    rows: pd.DataFrame,
+    backtest_dir: Path | None,
+    snapshots: pd.DataFrame,
+    manifest: Manifest,
+    meta: ModelMeta,
+    params: CompareParams,
+) -> dict[str, Any]:
+    """Each disagreement list judged by churn by the renewal: test weeks, then backtest weeks."""
+    import evaluation.renewal as rn
+    from evaluation.compare import json_safe
+
+    sources = {"test_weeks": rows}
+    if backtest_dir is not None:
+        sources["backtest_weeks"] = _backtest_rows(Path(backtest_dir), meta)
+    judged, weeks = {}, {}
+    for name, frame in sources.items():
+        labeled = rn.with_renewal(frame, snapshots, manifest.grace_gap_days, manifest.export_date)
+        judged[name] = rn.judge_lists(labeled, params.renewal_confidence, params.renewal_min_known)
+        weeks[name] = rn.weeks_of(frame) | {"scored_by": SCORED_BY[name]}
+    out = {
+        "confidence": params.renewal_confidence,
+        "min_known": params.renewal_min_known,
+        "distance_bands_days": list(rn.RENEWAL_BANDS),
+        "weeks": weeks,
+    }
+    return json_safe(out | rn.per_list(judged))
+
+
+def _log_renewal(renewal: dict[str, Any], horizon_days: int) -> None:
+    from evaluation.compare import KINDS
+    from evaluation.renewal import describe
+
+    for kind in KINDS:
+        for source in renewal["weeks"]:
+            log.info(describe(kind, source, renewal[kind][source], horizon_days))
 
 
 def _agreement(rows: pd.DataFrame, train_dir: Path, bins: int) -> dict[str, Any]:

@@ -9,8 +9,11 @@ import pytest
 
 from data.params import BaseParams, ValidateParams
 from data.stages import validate
+from evaluation.params import CompareParams
+from evaluation.stages.compare import compare
 from features.params import FeaturesParams
 from features.stages import features
+from training.params import EvaluateParams
 
 from .conftest import model_stages
 
@@ -33,6 +36,48 @@ def test_compare_writes_agreement_and_disagreements_with_reasons(modeled: Path) 
     assert set(managers["csm_id"]) == set(preds["csm_id"].fillna("unassigned"))
     assert managers["accounts"].sum() >= preds["account_id"].nunique()
     assert (compared / "compare" / "plots" / "tier_vs_rating.png").exists()
+
+
+def test_compare_judges_the_disagreements_at_the_renewal(
+    modeled: Path, featured: Path, tmp_path: Path
+) -> None:
+    summary = json.loads((modeled / "compare" / "summary.json").read_text())
+    renewal = summary["renewal"]
+    assert list(renewal["weeks"]) == ["test_weeks"]  # no backtest given
+    assert (
+        renewal["base"]["test_weeks"]["rows"]
+        == summary["agreement"]["rated_rows"] + (summary["agreement"]["unrated_rows"])
+    )
+    for kind in ("model_sees_risk", "manager_sees_risk"):
+        entry = renewal[kind]["test_weeks"]
+        assert entry["rows"] == summary["who_was_right"][kind]["rows"]
+        assert entry["known"] + entry["unknown"] == entry["rows"]
+        assert renewal[kind]["verdict"] in {"model", "manager", "too few known"}
+    assert (modeled / "compare" / "plots" / "renewal.png").exists()
+    # The test weeks written as the backtest writes its weeks: the same rows, the same figures.
+    preds = pd.read_parquet(modeled / "evaluate" / "predictions.parquet")
+    (tmp_path / "backtest").mkdir()
+    preds.drop(columns="tier").to_parquet(tmp_path / "backtest" / "weeks.parquet")
+    shutil.copytree(modeled / "mlflow", tmp_path / "mlflow")
+    again = compare(
+        featured,
+        modeled / "train",
+        modeled / "evaluate",
+        modeled / "explain",
+        tmp_path / "compare",
+        BaseParams(),
+        CompareParams(),
+        EvaluateParams(),
+        mlflow_dir=tmp_path / "mlflow",
+        backtest_dir=tmp_path / "backtest",
+    )["renewal"]
+    assert list(again["weeks"]) == ["test_weeks", "backtest_weeks"]
+    for kind in ("model_sees_risk", "manager_sees_risk", "base"):
+        assert (
+            again[kind]["backtest_weeks"]
+            == again[kind]["test_weeks"]
+            == renewal[kind]["test_weeks"]
+        )
 
 
 def test_an_export_without_ratings_has_nothing_to_compare(
