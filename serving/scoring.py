@@ -14,6 +14,7 @@ import pandas as pd
 from evaluation.explain import Explanation, explain_batches, reason_frame
 from evaluation.reasons import quotable, sentence
 from features.manifest import Manifest
+from training.curve import is_curve_column, predict_curve
 from training.model import ChurnModel
 from training.tiers import assign_tiers
 
@@ -91,11 +92,22 @@ def score_week(
             out, now, week, model, manifest, previous, movers, min_contribution, batch_rows
         )
     out["probability_change"] = out["probability"] - out["previous_probability"]
+    curve = predict_curve(model, week, meta.horizon(manifest.horizon_days), now.probability)
+    out = pd.concat([out, curve.drop(columns=["as_of"], errors="ignore")], axis=1)
     out = out.sort_values(
         ["revenue_at_risk", "probability", "account_id"], ascending=[False, False, True]
     )
     out["rank"] = np.arange(1, len(out) + 1)
-    return out[list(SCORE_COLUMNS)].reset_index(drop=True)
+    return out[score_columns(out)].reset_index(drop=True)
+
+
+def score_columns(scores: pd.DataFrame) -> list[str]:
+    """SCORE_COLUMNS, then the risk curve's columns `scores` holds (`training/curve.py`).
+
+    The curve's columns come last, in the model's order: the probability within each horizon
+    (`p_churn_30d`, ...), the next renewal and the probability of churn by it.
+    """
+    return [*SCORE_COLUMNS, *(c for c in scores.columns if is_curve_column(c))]
 
 
 def _add_changes(
@@ -156,7 +168,7 @@ def mover_texts(
 
 def csv_frame(scores: pd.DataFrame) -> pd.DataFrame:
     """The scores as a CRM imports them: one line per account, lists joined by ' | '."""
-    out = scores[list(SCORE_COLUMNS)].copy()
+    out = scores[score_columns(scores)].copy()
     for column in LIST_COLUMNS:
         out[column] = out[column].map(lambda items: " | ".join(items))
     return out

@@ -116,13 +116,24 @@ def _bracket(p: np.ndarray, window: np.ndarray, curve: pd.DataFrame) -> np.ndarr
     return np.where(np.isnan(window), np.nan, out)
 
 
-def predict_curve(model: ChurnModel, frame: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
-    """The curve of `model` for `frame` (index of `frame`).
+def predict_curve(
+    model: ChurnModel,
+    frame: pd.DataFrame,
+    horizon_days: int,
+    headline: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """The curve of `model` for `frame` (index of `frame`); `headline`: its probabilities, if known.
 
     A model fitted before the curve existed (no `curve_`) gives its headline column alone.
     """
-    headline = model.predict_proba(frame)[:, 1]
+    if headline is None:
+        headline = model.predict_proba(frame)[:, 1]
     curve: RiskCurve | None = getattr(model, "curve_", None)
     if curve is None:
         return pd.DataFrame({probability_column(horizon_days): headline}, index=frame.index)
     return curve.predict(frame, headline)
+
+
+def is_curve_column(name: str) -> bool:
+    """Whether a scores column belongs to the curve (`p_churn_30d`, `next_renewal`, ...)."""
+    return name.startswith("p_churn_") or name == NEXT_RENEWAL
