@@ -28,6 +28,15 @@ class BaseParams(Section):
     grace_gap_days: int = Field(30, ge=0)
     export_date: dt.date | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_curve_holds_the_headline(cls, data: Any) -> Any:
+        """Without `horizons_days`, the default curve with the headline horizon added."""
+        if isinstance(data, dict) and data.get("horizons_days") is None:
+            headline = data.get("horizon_days", 90)
+            return data | {"horizons_days": tuple(sorted({30, 60, 90, 180, int(headline)}))}
+        return data
+
     @model_validator(mode="after")
     def _headline_on_the_curve(self) -> BaseParams:
         days = self.horizons_days

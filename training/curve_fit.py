@@ -181,9 +181,11 @@ def fit_curves(
     summary: dict[str, Any] = {}
     for target in other_targets(base):
         rows = target_rows(snapshots, manifest, target)
-        test = judged_weeks(rows, target, headline, base, evaluate.test_weeks)
-        dev = development_rows(rows, target, test, manifest)
         try:
+            if rows.empty:
+                raise ValueError("no row has a known label")
+            test = judged_weeks(rows, target, headline, base, evaluate.test_weeks)
+            dev = development_rows(rows, target, test, manifest)
             if dev["churned"].nunique() < 2:
                 raise ValueError("its development weeks hold one outcome only")
             fitted = dataclasses.replace(recipe, rounds=early_stopped_rounds(dev, recipe, params))
