@@ -23,8 +23,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from quality import STYLES, pipeline, running_period_styles
+from weekly import fit_to_truth, read_truth, unlabeled_mondays, weekly_model
 
-from training.metrics import score
+from features.snapshots import read_features
+from training.curve import predict_curve
+from training.metrics import score, truth_agreement
 
 TRUTH = {"by_renewal": "p_churn_by_renewal"}  # else p_churn_<target>
 MAX_ECE, MAX_AUC_GAP = 0.02, 0.03
@@ -73,6 +76,67 @@ def table(joined: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out).set_index("target")
 
 
+def scored_weeks(work: Path, params: Path) -> pd.DataFrame:
+    """The latest unlabeled Mondays, scored by the weekly model's curve, against the truth.
+
+    Per target: the median over the Mondays of Spearman, MAE, mean probability and mean truth
+    (`training.metrics.truth_agreement`); the same on the test rows beside them.
+    """
+    snapshots, manifest, _ = read_features(work / "features")
+    model, meta, _ = weekly_model(work, params)
+    days = unlabeled_mondays(snapshots)
+    rows = snapshots[snapshots["as_of"].isin(days)].reset_index(drop=True)
+    curve = predict_curve(model, rows, meta.horizon(manifest.horizon_days))
+    joined = pd.concat([rows[["account_id", "as_of"]], curve.add_prefix("model_")], axis=1)
+    truth = read_truth(work).drop(columns=["life", "next_renewal"], errors="ignore")
+    joined = joined.merge(truth, on=["account_id", "as_of"], how="inner")
+    out = {}
+    for column in (c for c in curve if c.startswith("p_churn_")):
+        ok = joined[f"model_{column}"].notna() & joined[column].notna()
+        per_day = [
+            truth_agreement(day[column], day[f"model_{column}"])
+            for _, day in joined[ok].groupby("as_of")
+        ]
+        out[column.removeprefix("p_churn_")] = pd.DataFrame(per_day).median()
+    return pd.DataFrame(out).T.add_prefix("scored_")
+
+
+def test_agreement(joined: pd.DataFrame) -> pd.DataFrame:
+    """Per target: the median over the test Mondays of Spearman and MAE against the truth."""
+    out = {}
+    for target, group in joined.groupby("target", sort=False):
+        per_day = [truth_agreement(d["truth"], d["probability"]) for _, d in group.groupby("as_of")]
+        out[target] = pd.DataFrame(per_day).median()
+    return pd.DataFrame(out).T.add_prefix("test_")
+
+
+def ceilings(work: Path, joined: pd.DataFrame) -> pd.Series:
+    """Per target: ROC AUC of a regressor fitted to the truth on the features (a ceiling).
+
+    Fitted on every week before the target's test weeks (the true probability needs no label
+    wait), it bounds what these features can tell; the gap between it and the truth's own AUC
+    is what the export does not hold.
+    """
+    snapshots, manifest, _ = read_features(work / "features")
+    truth = read_truth(work).drop(columns=["life", "next_renewal"], errors="ignore")
+    rows = snapshots.merge(truth, on=["account_id", "as_of"], how="inner")
+    for name in manifest.categorical:
+        rows[name] = rows[name].astype("category")
+    rows["as_of"] = pd.to_datetime(rows["as_of"])
+    out = {}
+    for target, group in joined.groupby("target", sort=False):
+        column = TRUTH.get(target, f"p_churn_{target}")
+        train = rows[(rows["as_of"] < group["as_of"].min()) & rows[column].notna()]
+        fitted = fit_to_truth(train.assign(p_churn=train[column]), manifest.feature_names)
+        test = group[["account_id", "as_of", "churned"]].merge(
+            rows.drop(columns="churned"), on=["account_id", "as_of"]
+        )
+        out[target] = score(test["churned"], fitted.predict(test[manifest.feature_names]))[
+            "roc_auc"
+        ]
+    return pd.Series(out, name="ceiling_auc")
+
+
 def monotone(work: Path) -> float:
     """Share of the test rows of predictions.parquet whose curve never falls."""
     preds = pd.read_parquet(work / "evaluate" / "predictions.parquet")
@@ -115,14 +179,23 @@ def main() -> None:
         work = args.work / f"accounts{args.accounts}-{style}-seed{seed}"
         print(f"running periods {style}, seed {seed}, {args.accounts} accounts -> {work}")
         seconds = pipeline(work, args.accounts, seed, style, args.params, args.reuse)
-        frame, share = table(judged(work)), monotone(work)
+        rows = judged(work)
+        frame, share = table(rows).join(ceilings(work, rows)), monotone(work)
         print(frame.round(4).to_string())
+        weeks = pd.concat([scored_weeks(work, args.params), test_agreement(rows)], axis=1)
+        shown = ["spearman", "mae", "mean_probability", "mean_truth"]
+        weeks = weeks[
+            [f"{w}_{c}" for c in shown for w in ("scored", "test") if f"{w}_{c}" in weeks]
+        ]
+        print("  latest Mondays (labels unknown) vs test Mondays, medians, against the truth:")
+        print(weeks.round(4).to_string())
         lines = checks(frame, share)
         print("\n".join(lines))
         print("  seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()) + "\n")
         runs[f"{style}-seed{seed}"] = {
             "table": frame.round(5).to_dict("index"),
             "monotone_share": share,
+            "weeks": weeks.round(5).to_dict("index"),
             "checks": lines,
             "seconds": {k: round(v, 1) for k, v in seconds.items()},
         }
