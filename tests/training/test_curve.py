@@ -185,3 +185,30 @@ def test_a_model_without_a_curve_gives_its_headline_alone(fitted) -> None:
 
     got = predict_curve(Plain(), fitted["book"].head(3), 90)  # type: ignore[arg-type]
     assert list(got.columns) == ["p_churn_90d"] and (got["p_churn_90d"] == 0.1).all()
+
+
+def test_evaluate_judges_each_target_on_its_own_weeks_and_writes_the_curve(fitted) -> None:
+    from evaluation.curve import curve_metrics, judged_rows, monotone_share, with_curve
+
+    model = fitted["model"]
+    model.curve_ = fitted["curve"]
+    book, manifest, headline = fitted["book"], fitted["manifest"], fitted["headline"]
+    rows = judged_rows(model, book, manifest, headline)
+    assert set(rows["target"]) == {"30d", "60d", "90d", "180d", "by_renewal"}
+    for target in ("30d", "60d", "90d"):  # no longer than the headline: its test weeks
+        dates = rows.loc[rows["target"] == target, "as_of"]
+        assert dates.min() >= headline.start and dates.max() <= headline.end
+    own = rows.loc[rows["target"] == "180d", "as_of"]
+    assert own.max() <= EXPORT - dt.timedelta(days=210)  # only weeks whose label is known
+    metrics = curve_metrics(rows, 10)
+    assert metrics["90d"]["repaired_share"] == 0.0  # the headline never moves
+    assert all(0.5 < m["roc_auc"] <= 1 for m in metrics.values())
+
+    week = book[book["as_of"] == headline.end].reset_index(drop=True)
+    preds = pd.DataFrame({"probability": model.predict_proba(week)[:, 1]})
+    out = with_curve(preds, model, week, manifest)
+    assert (out["p_churn_90d"] == out["probability"]).all()
+    assert monotone_share(out, [30, 60, 90, 180]) == 1.0
+    assert out["churned_180d"].isna().all()  # 180 + 30 days after the week: past the export
+    assert out["churned_30d"].notna().all()
+    assert out["next_renewal"].notna().all()
