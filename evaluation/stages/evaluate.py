@@ -14,8 +14,8 @@ from evaluation.curve import (
     CURVE_TEST,
     curve_figures,
     curve_metrics,
-    monotone_share,
     judged_rows,
+    monotone_share,
     with_curve,
 )
 from evaluation.stages.common import save_figures
