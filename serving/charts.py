@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from serving.curves import curve_horizons, renewal_of  # noqa: E402
+from serving.formats import until  # noqa: E402
 
 TIER_COLORS = {1: "#c0392b", 2: "#e67e22", 3: "#f1c40f", 4: "#27ae60"}
 RENEWAL_COLOR = "#2d5b8a"
@@ -135,7 +136,7 @@ def _sparkline(
         ax.plot(
             [at], [by_renewal], ">" if beyond else "D", ms=4, color=RENEWAL_COLOR, clip_on=False
         )
-        alt += f"; {by_renewal:.0%} by the renewal in {days} days"
+        alt += f"; {by_renewal:.0%} by the renewal ({until(days)})"
     ax.set_xlim(0, horizons[-1] * 1.03)
     ax.set_ylim(0, top * 1.05)
     ax.set_xticks(horizons, [str(h) for h in horizons], fontsize=6.5)
