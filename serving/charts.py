@@ -120,7 +120,7 @@ def curve_sparklines(frame: pd.DataFrame) -> list[tuple[str, str]]:
 def _sparkline(
     horizons: list[int], p: np.ndarray, renewal: dict[str, Any], top: float
 ) -> tuple[str, str]:
-    fig, ax = plt.subplots(figsize=(2.2, 0.85))
+    fig, ax = plt.subplots(figsize=(2.0, 0.8))
     x, y = [0, *horizons], [0.0, *p]
     ax.fill_between(x, y, color=TIER_COLORS[1], alpha=0.12, lw=0)
     ax.plot(x, y, color=TIER_COLORS[1], lw=1.3)
@@ -139,8 +139,8 @@ def _sparkline(
         alt += f"; {by_renewal:.0%} by the renewal ({until(days)})"
     ax.set_xlim(0, horizons[-1] * 1.03)
     ax.set_ylim(0, top * 1.05)
-    ax.set_xticks(horizons, [str(h) for h in horizons], fontsize=6.5)
-    ax.set_yticks([0, top], ["0", f"{top:.0%}"], fontsize=6.5)
+    ax.set_xticks(horizons, [str(h) for h in horizons], fontsize=7.5)
+    ax.set_yticks([0, top], ["0", f"{top:.0%}"], fontsize=7.5)
     ax.tick_params(length=2, pad=1, colors="#616e7c")
     ax.spines[["top", "right"]].set_visible(False)
     ax.spines[["left", "bottom"]].set_color("#9aa5b1")

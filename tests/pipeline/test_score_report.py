@@ -67,14 +67,17 @@ def test_latest_points_at_the_newest_week_and_every_account_is_scored(
 
 
 def _curve_columns(scored: Path) -> list[str]:
-    """The curve's columns the scoring model writes after SCORE_COLUMNS (none without one)."""
+    """The curve's columns the scoring model writes after SCORE_COLUMNS (none without one).
+
+    In the order `RiskCurve.predict` gives them: a CRM import may map scores.csv by position.
+    """
     from training.bundle import load_model
 
     curve = getattr(load_model(scored.parent / "train" / "production")[0], "curve_", None)
     if curve is None:
         return []
     renewal = ["p_churn_by_renewal"] if "by_renewal" in curve.models else []
-    return [f"p_churn_{h}d" for h in curve.horizons] + ["next_renewal", *renewal]
+    return [f"p_churn_{h}d" for h in curve.horizons] + [*renewal, "next_renewal"]
 
 
 def test_the_csv_opens_in_pandas_with_the_documented_columns(scored):

@@ -11,14 +11,15 @@ from serving.scoring import SCORE_COLUMNS
 
 AS_OF = pd.Timestamp("2026-03-02")
 # The risk curve of each account (p_churn_90d is its probability), its next renewal and
-# P(churn by it): 18 days ahead, 10 days overdue (a payment lapse), 30 days ahead.
+# P(churn by it): 18 days ahead, 10 days overdue (a payment lapse), 30 days ahead. In the order
+# `score` writes them.
 CURVE = {
     "p_churn_30d": [0.1, 0.25, 0.01],
     "p_churn_60d": [0.4, 0.28, 0.03],
     "p_churn_90d": [0.6, 0.3, 0.05],
     "p_churn_180d": [0.8, 0.45, 0.09],
-    "next_renewal": pd.to_datetime(["2026-03-20", "2026-02-20", "2026-04-01"]),
     "p_churn_by_renewal": [0.15, 0.25, 0.03],
+    "next_renewal": pd.to_datetime(["2026-03-20", "2026-02-20", "2026-04-01"]),
 }
 
 

@@ -77,7 +77,7 @@ def test_the_csv_writes_plain_iso_dates_and_the_curve_as_every_probability(make_
     lines = csv_frame(scores).to_csv(index=False).splitlines()
     header = lines[0].split(",")
     curve = ["p_churn_30d", "p_churn_60d", "p_churn_90d", "p_churn_180d"]
-    assert header == [*SCORE_COLUMNS, *curve, "next_renewal", "p_churn_by_renewal"]
+    assert header == [*SCORE_COLUMNS, *curve, "p_churn_by_renewal", "next_renewal"]
     rows = [dict(zip(header, line.split(","), strict=True)) for line in lines[1:]]
     assert [r["as_of"] for r in rows] == ["2026-03-02"] * 3
     assert [r["next_renewal"] for r in rows] == ["2026-03-20", "2026-02-20", ""]
