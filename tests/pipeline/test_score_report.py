@@ -174,7 +174,7 @@ def test_the_report_is_self_contained_and_holds_the_call_list(scored, modeled):
     assert not re.search(r"""(src|href)\s*=\s*["'](https?:)?//""", html)
     assert "http://" not in html and "https://" not in html
     scores = pd.read_parquet(scored / "latest" / "scores.parquet")
-    call_list = html.split('id="calls"')[1].split('id="movers"')[0]
+    call_list = html.split('id="calls"')[1].split("<h2")[0]
     for account, name in zip(scores["account_id"].head(10), scores["account_name"], strict=False):
         assert account in call_list
         assert f'<span class="name">{name}</span>' in call_list
