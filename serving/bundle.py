@@ -97,6 +97,8 @@ def load_scores(folder: Path) -> tuple[dict[str, dict[str, Any]], str]:
     """AccountRisk records of a scored week folder; LoadError when it has none."""
     import pandas as pd  # here, not at the top: `churn serve` answers /healthz before this
 
+    from serving.curves import curve_fields, curve_horizons
+
     def _int(value: Any) -> int | None:
         return None if value is None or pd.isna(value) else int(value)
 
@@ -114,6 +116,7 @@ def load_scores(folder: Path) -> tuple[dict[str, dict[str, Any]], str]:
         raise LoadError(f"scores.parquet cannot be read ({type(err).__name__})") from None
     if frame.empty:
         raise LoadError("scores.parquet has no rows")
+    horizons = curve_horizons(frame.columns)  # none in a week scored before the risk curve
     records: dict[str, dict[str, Any]] = {}
     for r in frame.to_dict("records"):
         records[str(r["account_id"])] = {
@@ -130,7 +133,7 @@ def load_scores(folder: Path) -> tuple[dict[str, dict[str, Any]], str]:
             "reasons_down": list(r["reasons_down"]),
             "movers": list(r["movers"]),
             "model_version": None,  # set once the model is loaded
-        }
+        } | curve_fields(r, horizons)
     return records, str(next(iter(records.values()))["as_of"])
 
 

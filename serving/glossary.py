@@ -49,6 +49,16 @@ GLOSSARY = {
         "Top-decile precision",
         "Share of the riskiest tenth of accounts that churned within {horizon} days.",
     ),
+    "risk_curve": (
+        "Risk curve",
+        "The chance of churn within each horizon of the scored Monday; it never falls, and its "
+        "point at {horizon} days is the risk the lists rank by.",
+    ),
+    "by_renewal": (
+        "By renewal",
+        "The chance the account stops paying at its next renewal or before it (a last day "
+        "written shortly after the renewal counts too).",
+    ),
     "psi": (
         "PSI",
         "Population stability index: how far a distribution moved from the training rows; "

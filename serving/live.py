@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from evaluation.reasons import quotable, sentence
+from serving.curves import live_curve
 from serving.params import ScoreParams
 from training.calibration import apply_calibrator
 from training.model import EPS, ChurnModel
@@ -160,6 +161,7 @@ class LivePredictor:
         )
         c = phi * scale[:, None]
         tiers = assign_tiers(p, self.meta.tiers)
+        curves = self.curves(rows, p)
         out = []
         for i, row in enumerate(rows):
             ci = np.where([quotable(self.entries[n], row) for n in self.features], c[i], 0.0)
@@ -171,8 +173,24 @@ class LivePredictor:
                     "reasons_up": [sentence(self.entries[self.features[j]], row) for j in up],
                     "reasons_down": [sentence(self.entries[self.features[j]], row) for j in down],
                 }
+                | curves[i]
             )
         return out
+
+    def curves(self, rows: Sequence[Mapping[str, Any]], p: np.ndarray) -> list[dict[str, Any]]:
+        """Each row's risk curve and P(churn by the renewal) (`training/curve.py`), else nulls.
+
+        `p`: the rows' headline probabilities, which the curve keeps as they are.
+        """
+        if getattr(self.model, "curve_", None) is None:  # a model trained before the curve
+            return live_curve(None, rows)
+        import pandas as pd
+
+        from training.curve import predict_curve
+
+        frame = pd.DataFrame.from_records(list(rows), columns=self.features)
+        horizon = self.meta.horizon(self.model.curve_.headline)
+        return live_curve(predict_curve(self.model, frame, horizon, p), rows)
 
 
 def accepted_ranges(meta: ModelMeta, margin: float | None) -> dict[str, tuple[float, float]]:

@@ -26,9 +26,10 @@ class ScoreParams(Section):
 
 
 class ReportParams(Section):
-    """How long each list of the weekly report is."""
+    """How long each list of the weekly report is, and how far ahead it looks for renewals."""
 
     call_list: int = Field(25, ge=1)
     movers: int = Field(10, ge=1)
     disagreements: int = Field(15, ge=1)
     manager_accounts: int = Field(10, ge=1)
+    renewal_days: int = Field(90, ge=1)  # renewals due within this many days of the Monday

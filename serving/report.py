@@ -9,7 +9,6 @@ the probabilities cover is the model's horizon, never a number written into the 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
@@ -18,6 +17,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from evaluation.backtest import list_label
 from evaluation.compare import QUIET_DAYS, STALE_DAYS, disagreement_masks, is_quiet, is_stale
 from serving import charts
+from serving.curves import curve_horizons, renewals_due
+from serving.formats import age, lead, money, pct, points, rating, renewal, text
 from serving.glossary import glossary
 from serving.params import ReportParams, ScoreParams
 from serving.skew import SkewCheck
@@ -30,42 +31,6 @@ HEALTH_RANKINGS = {
     "days_since_contact": "Days since contact",
     "base_rate": "Base rate",
 }
-
-
-def _money(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:,.0f}"
-
-
-def _days(value: Any) -> str:
-    if value is None or pd.isna(value):
-        return "never"
-    return f"{int(value)} d"
-
-
-def _pct(value: Any, signed: bool = False) -> str:
-    if value is None or pd.isna(value):
-        return "–"
-    return f"{value * 100:+.1f} pts" if signed else f"{value * 100:.0f}%"
-
-
-def _points(share: float) -> str:
-    """A probability share as points of probability: 0.005 -> "0.5 points"."""
-    return f"{share * 100:g} points"
-
-
-def _lead(days: Any) -> str:
-    return "–" if days is None or pd.isna(days) else f"{days:.0f} d"
-
-
-def _rating(value: Any) -> str:
-    return "–" if value is None or pd.isna(value) else str(int(value))
-
-
-def _text(value: Any) -> str | None:
-    """A non-empty string, else None (names and ids an export may leave out)."""
-    return (value.strip() or None) if isinstance(value, str) else None
 
 
 def read_summary(summary: dict[str, Any], horizon_days: int) -> dict[str, Any]:
@@ -95,28 +60,56 @@ def _account_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             {
                 "rank": r["rank"],
                 "account_id": r["account_id"],
-                "name": _text(r.get("account_name")),
-                "csm_id": _text(r["csm_id"]) or "–",
+                "name": text(r.get("account_name")),
+                "csm_id": text(r["csm_id"]) or "–",
                 "segment": r["segment"].replace("_", " ") if isinstance(r["segment"], str) else "–",
-                "mrr": _money(r["mrr"]),
-                "probability": _pct(r["probability"]),
+                "mrr": money(r["mrr"]),
+                "probability": pct(r["probability"]),
                 "tier": int(r["tier"]),
-                "revenue_at_risk": _money(r["revenue_at_risk"]),
-                "rating": _rating(r["manager_rating"]),
-                "rating_age": _days(r["rating_age_days"]),
-                "contact": _days(r["days_since_contact"]),
-                "change": _pct(r["probability_change"], signed=True),
+                "revenue_at_risk": money(r["revenue_at_risk"]),
+                "rating": rating(r["manager_rating"]),
+                "rating_age": age(r["rating_age_days"]),
+                "contact": age(r["days_since_contact"]),
+                "change": pct(r["probability_change"], signed=True),
                 "reasons_up": list(r["reasons_up"]),
                 "reasons_down": list(r["reasons_down"]),
                 "movers": list(r["movers"]),
+                "renewal": renewal(r),
             }
         )
     return rows
 
 
+def _call_list(scores: pd.DataFrame, n: int) -> list[dict[str, Any]]:
+    """The call list's rows, each with its risk curve drawn when the week has one."""
+    head = scores.head(n)
+    rows = _account_rows(head)
+    if not curve_horizons(scores.columns):
+        return rows
+    drawn = charts.curve_sparklines(head)
+    pictures = [{"curve_chart": uri, "curve_alt": alt} for uri, alt in drawn]
+    return [r | p for r, p in zip(rows, pictures, strict=True)]
+
+
+def _renewals(scores: pd.DataFrame, params: ReportParams) -> dict[str, Any] | None:
+    """Renewals due within `renewal_days`, the most at stake first (None without a curve)."""
+    if not curve_horizons(scores.columns):
+        return None
+    due = renewals_due(scores, params.renewal_days)
+    rows = _account_rows(due.head(params.call_list))
+    stakes = [money(v) for v in due["at_stake"].head(params.call_list)]
+    return {
+        "days": params.renewal_days,
+        "count": len(due),
+        "mrr": money(due["mrr"].sum()),
+        "at_stake": money(due["at_stake"].sum()),
+        "rows": [r | {"at_stake": stake} for r, stake in zip(rows, stakes, strict=True)],
+    }
+
+
 def _label(row: pd.Series) -> str:
     """An account as a person knows it: its name, else its id."""
-    return _text(row.get("account_name")) or str(row["account_id"])
+    return text(row.get("account_name")) or str(row["account_id"])
 
 
 def _managers(scores: pd.DataFrame, n: int) -> list[dict[str, Any]]:
@@ -129,7 +122,7 @@ def _managers(scores: pd.DataFrame, n: int) -> list[dict[str, Any]]:
             {
                 "csm_id": name,
                 "accounts": len(part),
-                "at_risk": _money(part["revenue_at_risk"].sum()),
+                "at_risk": money(part["revenue_at_risk"].sum()),
                 "tier12": int((part["tier"] <= 2).sum()),
                 "stale": int(stale.sum()),
                 "quiet": int(quiet.sum()),
@@ -164,7 +157,7 @@ def _health(evaluation: dict | None) -> dict[str, Any] | None:
 
 def _metric(name: str, value: Any) -> str:
     if name == "top_decile_churned_mrr_share" or value is None:
-        return _pct(value)
+        return pct(value)
     digits = {"brier": 4, "ece": 4, "top_decile_lift": 2}.get(name, 3)
     return f"{value:.{digits}f}"
 
@@ -177,9 +170,9 @@ def _backtest_rows(evaluation: dict | None) -> list[dict[str, str]]:
                 {
                     "list": list_label(size),
                     "ranking": ranking,
-                    "precision": _pct(m["precision"]),
-                    "mrr": _pct(m["churned_mrr_share"]),
-                    "lead": _lead(m["median_lead_days"]),
+                    "precision": pct(m["precision"]),
+                    "mrr": pct(m["churned_mrr_share"]),
+                    "lead": lead(m["median_lead_days"]),
                 }
             )
     return rows
@@ -246,13 +239,15 @@ def render(
         "summary": summary,
         "horizon": horizon,
         "glossary": glossary(horizon),
-        "money": _money,
-        "pct": _pct,
+        "money": money,
+        "pct": pct,
         "tier_colors": charts.TIER_COLORS,
         "tier_chart": charts.tier_chart(summary["accounts_by_tier"]),
         "segment_chart": charts.segment_chart(summary["by_segment"], horizon),
         "segments": summary["by_segment"],
-        "call_list": _account_rows(scores.head(params.call_list)),
+        "curve": bool(curve_horizons(scores.columns)),
+        "call_list": _call_list(scores, params.call_list),
+        "renewals": _renewals(scores, params),
         **_risers_and_fallers(scores, params.movers),
         "disagreements": _disagreements(scores, params.disagreements),
         "who_was_right": (comparison or {}).get("who_was_right"),
@@ -261,7 +256,7 @@ def render(
         **_model_health(evaluation, reliability, backtest, horizon),
         "stale_days": STALE_DAYS,
         "quiet_days": QUIET_DAYS,
-        "min_points": _points(summary.get("min_contribution", ScoreParams().min_contribution)),
+        "min_points": points(summary.get("min_contribution", ScoreParams().min_contribution)),
         "skew": SkewCheck.model_validate(summary["skew"]) if summary.get("skew") else None,
         "monitor": monitor,
         "monitor_chart": charts.png_uri(monitor_chart) if monitor_chart else None,

@@ -34,6 +34,26 @@ class Error(BaseModel):
     error: ErrorBody
 
 
+class CurvePoint(BaseModel):
+    """One point of an account's risk curve."""
+
+    horizon_days: int = Field(description="Days after as_of the probability covers")
+    probability: float = Field(
+        description="Chance (0-1) the subscription ends within horizon_days of as_of"
+    )
+
+
+RISK_CURVE = (
+    "P(churn within horizon_days) for each horizon of the model's risk curve (params "
+    "base.horizons_days), shortest first and never falling; the point at the model's "
+    "horizon_days equals probability. "
+)
+P_BY_RENEWAL = (
+    "Chance (0-1) the account leaves at its next renewal or before it (a last day up to the "
+    "grace gap after the renewal counts); null when the renewal is unknown, or without a curve"
+)
+
+
 class AccountRisk(BaseModel):
     """An account's churn risk from the latest weekly scores."""
 
@@ -61,6 +81,18 @@ class AccountRisk(BaseModel):
         description="What moved most since the previous week, with the change in points"
     )
     model_version: str | None = Field(description="Registered version of the model that scored")
+    risk_curve: list[CurvePoint] | None = Field(
+        None, description=RISK_CURVE + "Null when the week was scored without a curve"
+    )
+    next_renewal: dt.date | None = Field(
+        None,
+        description="The next renewal date known on as_of (before as_of in a payment lapse); "
+        "null when unknown",
+    )
+    days_to_renewal: int | None = Field(
+        None, description="next_renewal minus as_of in days (negative in a payment lapse)"
+    )
+    p_churn_by_renewal: float | None = Field(None, description=P_BY_RENEWAL)
 
 
 class RiskBatchRequest(BaseModel):
@@ -93,6 +125,17 @@ class Prediction(BaseModel):
     tier: int = Field(description="1 = highest risk, 4 lowest")
     reasons_up: list[str]
     reasons_down: list[str]
+    risk_curve: list[CurvePoint] | None = Field(
+        None,
+        description=RISK_CURVE + "Null for a model trained before the risk curve",
+    )
+    next_renewal: dt.date | None = Field(
+        None, description="Always null: a live row has no as_of (see days_to_renewal)"
+    )
+    days_to_renewal: int | None = Field(
+        None, description="The row's account_days_to_renewal; null when not sent or unknown"
+    )
+    p_churn_by_renewal: float | None = Field(None, description=P_BY_RENEWAL)
 
 
 class PredictResponse(BaseModel):

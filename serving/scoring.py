@@ -13,6 +13,7 @@ import pandas as pd
 
 from evaluation.explain import Explanation, explain_batches, reason_frame
 from evaluation.reasons import quotable, sentence
+from features.labels import NEXT_RENEWAL
 from features.manifest import Manifest
 from training.curve import is_curve_column, predict_curve
 from training.model import ChurnModel
@@ -167,10 +168,16 @@ def mover_texts(
 
 
 def csv_frame(scores: pd.DataFrame) -> pd.DataFrame:
-    """The scores as a CRM imports them: one line per account, lists joined by ' | '."""
+    """The scores as a CRM imports them: one line per account, lists joined by ' | '.
+
+    Dates are plain ISO dates (`2026-03-02`, no time part; empty when unknown).
+    """
     out = scores[score_columns(scores)].copy()
     for column in LIST_COLUMNS:
         out[column] = out[column].map(lambda items: " | ".join(items))
+    for column in ("as_of", NEXT_RENEWAL):
+        if column in out:
+            out[column] = pd.to_datetime(out[column]).dt.strftime("%Y-%m-%d")
     return out
 
 

@@ -82,10 +82,11 @@ class RiskCurve:
         """The monotone curve, the next renewal and the renewal's probability, per row."""
         raw = self.raw(frame, headline)
         out = repair(raw, self.horizons, self.headline)
-        window = renewal_window_days(frame, self.grace_gap_days).to_numpy()
-        if RENEWAL_PROBABILITY in raw:
-            out[RENEWAL_PROBABILITY] = _bracket(raw[RENEWAL_PROBABILITY].to_numpy(), window, out)
+        curve = out.copy()
         out[NEXT_RENEWAL] = next_renewal(frame) if "as_of" in frame else pd.NaT
+        if RENEWAL_PROBABILITY in raw:
+            window = renewal_window_days(frame, self.grace_gap_days).to_numpy()
+            out[RENEWAL_PROBABILITY] = _bracket(raw[RENEWAL_PROBABILITY].to_numpy(), window, curve)
         return out
 
 

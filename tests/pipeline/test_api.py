@@ -26,6 +26,7 @@ from serving.params import ScoreParams
 from serving.settings import Settings
 from serving.stages import score
 from training.bundle import load_model
+from training.curve import predict_curve
 
 KEY = "test-key-123"
 HEADERS = {"X-API-Key": KEY}
@@ -344,3 +345,33 @@ def test_live_reasons_follow_the_score_settings_of_the_served_week(
     assert any(len(p["reasons_up"]) > 1 for p in default.predict(rows[:3]))
     summary = json.loads((out / "latest" / "summary.json").read_text())
     assert (summary["reasons_up"], summary["reasons_down"]) == (1, 0)
+
+
+def test_lookups_and_live_predict_carry_the_risk_curve(client, scores, feature_rows, settings):
+    model, _ = load_model(Path(settings.model))
+    curve = getattr(model, "curve_", None)
+    row = scores.iloc[0]
+    body = client.get(f"/v1/accounts/{row['account_id']}/risk", headers=HEADERS).json()
+    rows, snaps = feature_rows
+    live = client.post("/v1/predict", json={"rows": rows[:2]}, headers=HEADERS).json()
+    if curve is None:  # the small world left the curve out: every curve field is null
+        assert body["risk_curve"] is None and live["predictions"][0]["risk_curve"] is None
+        return
+    points = {p["horizon_days"]: p["probability"] for p in body["risk_curve"]}
+    assert list(points) == list(curve.horizons)
+    assert points == {h: pytest.approx(row[f"p_churn_{h}d"]) for h in curve.horizons}
+    assert points[curve.headline] == pytest.approx(body["probability"])
+    renewal = row["next_renewal"]
+    if pd.isna(renewal):
+        assert body["next_renewal"] is None and body["days_to_renewal"] is None
+    else:
+        assert body["next_renewal"] == str(pd.Timestamp(renewal).date())
+        assert body["days_to_renewal"] == (renewal - pd.Timestamp(row["as_of"])).days
+    expected = predict_curve(model, snaps.head(2), curve.headline)
+    for i, got in enumerate(live["predictions"]):
+        live_points = [p["probability"] for p in got["risk_curve"]]
+        want = expected[[f"p_churn_{h}d" for h in curve.horizons]].iloc[i].tolist()
+        np.testing.assert_allclose(live_points, want, rtol=1e-9)
+        assert got["days_to_renewal"] == rows[i].get("account_days_to_renewal")
+    schema = client.app.openapi()["components"]["schemas"]
+    assert "horizon_days" in schema["AccountRisk"]["properties"]["risk_curve"]["description"]

@@ -48,7 +48,7 @@ def test_latest_points_at_the_newest_week_and_every_account_is_scored(
     snaps = pd.read_parquet(featured / "snapshots.parquet")
     active = snaps[pd.to_datetime(snaps["as_of"]).dt.date == weeks[-1]]
     assert sorted(scores["account_id"]) == sorted(active["account_id"])
-    assert list(scores.columns) == list(SCORE_COLUMNS)
+    assert list(scores.columns) == list(SCORE_COLUMNS) + _curve_columns(scored)
     assert scores["rank"].tolist() == list(range(1, len(scores) + 1))
     # The export's display names ride along, one per account as the accounts table has it.
     accounts = pd.read_csv(small_world / "raw" / "accounts.csv").set_index("account_id")["name"]
@@ -66,10 +66,32 @@ def test_latest_points_at_the_newest_week_and_every_account_is_scored(
     assert summary["model"]["alias"] == ("champion" if meta["gate"]["promoted"] else "challenger")
 
 
+def _curve_columns(scored: Path) -> list[str]:
+    """The curve's columns the scoring model writes after SCORE_COLUMNS (none without one).
+
+    In the order `RiskCurve.predict` gives them: a CRM import may map scores.csv by position.
+    """
+    from training.bundle import load_model
+
+    curve = getattr(load_model(scored.parent / "train" / "production")[0], "curve_", None)
+    if curve is None:
+        return []
+    renewal = ["p_churn_by_renewal"] if "by_renewal" in curve.models else []
+    return [f"p_churn_{h}d" for h in curve.horizons] + ["next_renewal", *renewal]
+
+
 def test_the_csv_opens_in_pandas_with_the_documented_columns(scored):
     frame = pd.read_csv(scored / "latest" / "scores.csv")
-    assert list(frame.columns) == list(SCORE_COLUMNS)
+    assert list(frame.columns) == list(SCORE_COLUMNS) + _curve_columns(scored)
     parquet = pd.read_parquet(scored / "latest" / "scores.parquet")
+    # Dates as plain ISO dates, as the CRM imports them (empty where the renewal is unknown).
+    iso = frame["as_of"].str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+    assert iso.all()
+    if "next_renewal" in frame:
+        known = frame["next_renewal"].dropna()
+        assert len(known) and known.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+        assert frame["next_renewal"].isna().tolist() == parquet["next_renewal"].isna().tolist()
+        np.testing.assert_array_equal(frame["p_churn_90d"], frame["probability"])
     assert frame["account_id"].tolist() == parquet["account_id"].tolist()
     joined = parquet["reasons_up"].map(" | ".join).replace("", np.nan)
     assert frame["reasons_up"].fillna("").tolist() == joined.fillna("").tolist()
@@ -152,7 +174,7 @@ def test_the_report_is_self_contained_and_holds_the_call_list(scored, modeled):
     assert not re.search(r"""(src|href)\s*=\s*["'](https?:)?//""", html)
     assert "http://" not in html and "https://" not in html
     scores = pd.read_parquet(scored / "latest" / "scores.parquet")
-    call_list = html.split('id="calls"')[1].split('id="movers"')[0]
+    call_list = html.split('id="calls"')[1].split("<h2")[0]
     for account, name in zip(scores["account_id"].head(10), scores["account_name"], strict=False):
         assert account in call_list
         assert f'<span class="name">{name}</span>' in call_list
@@ -170,6 +192,9 @@ def test_the_report_is_self_contained_and_holds_the_call_list(scored, modeled):
     ):
         assert section in html
     assert html.count("data:image/png;base64,") >= 4
+    if "p_churn_30d" in scores:  # the model has a risk curve: a curve per call, renewals due
+        assert call_list.count('class="curve"') == 10
+        assert 'id="renewals"' in html and "Renewals in the next 90 days" in html
 
 
 def test_an_account_without_a_quotable_driver_says_so(scored):

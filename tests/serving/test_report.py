@@ -13,7 +13,7 @@ from evaluation.compare import QUIET_DAYS, STALE_DAYS
 from serving.glossary import GLOSSARY
 from serving.params import ReportParams
 from serving.report import HEALTH_METRICS, render
-from serving.scoring import SCORE_COLUMNS, week_summary
+from serving.scoring import week_summary
 
 VOID = {"meta", "img", "br", "hr", "input", "link"}
 
@@ -52,36 +52,6 @@ class Page(HTMLParser):
         return [
             e for e in self.elements if e["tag"] == tag and (cls is None or cls in e["classes"])
         ]
-
-
-def _scores(names: list[str | None]) -> pd.DataFrame:
-    n = len(names)
-    frame = pd.DataFrame(
-        {
-            "rank": range(1, n + 1),
-            "account_id": [f"ACC-{i:05d}" for i in range(1, n + 1)],
-            "as_of": pd.Timestamp("2026-03-02"),
-            "probability": [0.6, 0.3, 0.05][:n],
-            "tier": [1, 2, 4][:n],
-            "revenue_at_risk": [600.0, 150.0, 5.0][:n],
-            "manager_rating": [3, 1, 2][:n],
-            "rating_age_days": [12, 200, None][:n],
-            "communication_level": [2, 3, None][:n],
-            "days_since_contact": [3, 120, None][:n],
-            "segment": ["high_touch", "low_touch", None][:n],
-            "csm_id": ["csm_01", "csm_02", None][:n],
-            "mrr": [1000.0, 500.0, 100.0][:n],
-            "previous_probability": [0.5, 0.35, 0.05][:n],
-            "reasons_up": [["Renewal in 7 days", "4 urgent tickets"], ["No call for 120 days"], []][
-                :n
-            ],
-            "reasons_down": [["Logins usual"], [], []][:n],
-            "movers": [["Renewal in 7 days (+8.0 pts)"], ["Fewer tickets (-5.0 pts)"], []][:n],
-            "account_name": names,
-        }
-    )
-    frame["probability_change"] = frame["probability"] - frame["previous_probability"]
-    return frame[list(SCORE_COLUMNS)]
 
 
 def _summary(scores: pd.DataFrame, horizon_days: int) -> dict[str, Any]:
@@ -139,8 +109,8 @@ def _section(html: str, start: str, end: str) -> str:
     return html.split(f'id="{start}"')[1].split(f'id="{end}"')[0]
 
 
-def test_accounts_appear_by_name_and_by_id_where_the_export_has_none():
-    scores = _scores(["Acme GmbH", "Globex", None])
+def test_accounts_appear_by_name_and_by_id_where_the_export_has_none(make_scores):
+    scores = make_scores(["Acme GmbH", "Globex", None])
     html = _page(scores, _summary(scores, 90))
     calls = Page(_section(html, "calls", "movers"))
     assert [e["text"] for e in calls.find("span", "name")] == ["Acme GmbH", "Globex", "ACC-00003"]
@@ -156,8 +126,8 @@ def test_accounts_appear_by_name_and_by_id_where_the_export_has_none():
     assert "Not contacted for 90 days: ACC-00003" in notes
 
 
-def test_an_empty_name_falls_back_to_the_id():
-    scores = _scores(["Acme GmbH", "  ", ""])
+def test_an_empty_name_falls_back_to_the_id(make_scores):
+    scores = make_scores(["Acme GmbH", "  ", ""])
     calls = Page(_section(_page(scores, _summary(scores, 90)), "calls", "movers"))
     assert [e["text"] for e in calls.find("span", "name")] == [
         "Acme GmbH",
@@ -166,8 +136,8 @@ def test_an_empty_name_falls_back_to_the_id():
     ]
 
 
-def test_a_week_scored_before_names_and_the_horizon_reached_the_scores_still_renders():
-    scores = _scores(["Acme GmbH", "Globex", "Initech"]).drop(columns="account_name")
+def test_a_week_scored_before_names_and_the_horizon_reached_the_scores_still_renders(make_scores):
+    scores = make_scores(["Acme GmbH", "Globex", "Initech"]).drop(columns="account_name")
     old = _summary(scores, 90)
     old.pop("horizon_days")
     for key in ("expected_churned_mrr", "expected_churned_accounts"):
@@ -186,8 +156,8 @@ def test_a_week_scored_before_names_and_the_horizon_reached_the_scores_still_ren
 
 
 @pytest.mark.parametrize("horizon", [60, 120])
-def test_every_span_the_probabilities_cover_is_the_models_horizon(horizon):
-    scores = _scores(["Acme GmbH", "Globex", "Initech"])
+def test_every_span_the_probabilities_cover_is_the_models_horizon(horizon, make_scores):
+    scores = make_scores(["Acme GmbH", "Globex", "Initech"])
     # The summary's horizon (the model's) wins over the params' fallback.
     html = _page(scores, _summary(scores, horizon), horizon_days=90)
     text = re.sub(r"data:image/png;base64,[^\"']+", "", html)
@@ -200,8 +170,8 @@ def test_every_span_the_probabilities_cover_is_the_models_horizon(horizon):
     assert not re.search(r"\b90\b|_90d", text), re.findall(r".{0,60}\b90\b.{0,20}", text)
 
 
-def test_reasons_are_marked_by_an_icon_not_by_colour_alone():
-    scores = _scores(["Acme GmbH", "Globex", "Initech"])
+def test_reasons_are_marked_by_an_icon_not_by_colour_alone(make_scores):
+    scores = make_scores(["Acme GmbH", "Globex", "Initech"])
     calls = Page(_section(_page(scores, _summary(scores, 90)), "calls", "movers"))
     raises, lowers = calls.find("li", "raises"), calls.find("li", "lowers")
     assert [e["text"] for e in raises] == [
@@ -214,8 +184,8 @@ def test_reasons_are_marked_by_an_icon_not_by_colour_alone():
     assert "▲ raises" in header and "▼ lowers" in header
 
 
-def test_every_metric_has_a_plain_meaning_beside_it():
-    scores = _scores(["Acme GmbH", "Globex", "Initech"])
+def test_every_metric_has_a_plain_meaning_beside_it(make_scores):
+    scores = make_scores(["Acme GmbH", "Globex", "Initech"])
     page = Page(_page(scores, _summary(scores, 60)))
     health = {}
     for means in page.find("td", "means"):
@@ -231,8 +201,9 @@ def test_every_metric_has_a_plain_meaning_beside_it():
     assert "Share of the accounts on the list that churned within 60 days." in meanings
 
 
-def test_the_page_fits_a_phone():
-    scores = _scores(["Acme GmbH", "Globex", "Initech"])
+@pytest.mark.parametrize("curve", [False, True])
+def test_the_page_fits_a_phone(curve, make_scores):
+    scores = make_scores(["Acme GmbH", "Globex", "Initech"], curve=curve)
     html = _page(scores, _summary(scores, 90))
     page = Page(html)
     viewport = [e for e in page.find("meta") if e["attrs"].get("name") == "viewport"]
@@ -252,3 +223,79 @@ def test_the_page_fits_a_phone():
     for img in page.find("img"):
         assert img["attrs"]["src"].startswith("data:image/png;base64,")
     assert re.search(r"img \{[^}]*max-width: 100%", css)
+
+
+def _cells(page: Page, label: str) -> list[str]:
+    return [e["text"].strip() for e in page.find("td") if e["attrs"].get("data-label") == label]
+
+
+def test_the_call_list_shows_each_renewal_its_risk_by_then_and_the_curve(make_scores):
+    scores = make_scores(["Acme GmbH", "Globex", "Initech"], curve=True)
+    scores.loc[2, ["next_renewal", "p_churn_by_renewal"]] = [pd.NaT, float("nan")]
+    calls = Page(_section(_page(scores, _summary(scores, 90)), "calls", "movers"))
+    assert _cells(calls, "Renewal and risk curve") == [
+        "2026-03-20in 18 d · 15% by then",
+        "2026-02-2010 d overdue · 25% by then",
+        "unknown",
+    ]
+    curves = calls.find("img", "curve")
+    assert [c["attrs"]["alt"] for c in curves] == [
+        "Chance of churn within 30, 60, 90, 180 days: 10%, 40%, 60%, 80%; "
+        "15% by the renewal (in 18 d)",
+        "Chance of churn within 30, 60, 90, 180 days: 25%, 28%, 30%, 45%; "
+        "25% by the renewal (10 d overdue)",
+        "Chance of churn within 30, 60, 90, 180 days: 1%, 3%, 5%, 9%",
+    ]
+    assert all(c["attrs"]["src"].startswith("data:image/png;base64,") for c in curves)
+    legend = {e["text"].rstrip(":") for e in calls.find("dt")}
+    assert {"Risk curve", "By renewal"} <= legend
+
+
+@pytest.mark.parametrize(
+    ("days", "listed"),
+    [
+        (90, ["Acme GmbH", "Globex", "Initech"]),
+        (30, ["Acme GmbH", "Globex", "Initech"]),
+        (29, ["Acme GmbH", "Globex"]),
+        (5, ["Globex"]),
+    ],
+)
+def test_renewals_due_are_ranked_by_the_revenue_they_are_expected_to_lose(
+    days, listed, make_scores
+):
+    # Acme renews in 18 days (MRR 1000 x 15% = 150), Globex is 10 days overdue (500 x 25% =
+    # 125), Initech renews in 30 days (100 x 3% = 3): Globex has the higher risk, Acme more
+    # revenue at stake, and an overdue renewal is due now, whatever the window.
+    scores = make_scores(["Acme GmbH", "Globex", "Initech"], curve=True)
+    params = ReportParams(renewal_days=days)
+    html = render(scores, _summary(scores, 90), params, horizon_days=90)
+    view = Page(_section(html, "renewals", "movers"))
+    assert [e["text"] for e in view.find("span", "name")] == listed
+    heading = Page(html).find("h2")
+    assert f"Renewals in the next {days} days" in [h["text"] for h in heading]
+    stakes = {"Acme GmbH": "150", "Globex": "125", "Initech": "3"}
+    assert _cells(view, "Expected loss / mo") == [stakes[n] for n in listed]
+    row = {
+        "Acme GmbH": ("in 18 d", "15%", "60%", "3 (12 d)"),
+        "Globex": ("10 d overdue", "25%", "30%", "1 (200 d)"),
+    }
+    first = listed[0]
+    got = tuple(
+        _cells(view, k)[0] for k in ("Days to it", "By renewal", "Risk, 90 d", "Rating (age)")
+    )
+    assert got == row[first]
+    note = view.find("p", "note")[0]["text"]
+    assert f"{len(listed)} accounts renew within {days} days" in note
+    assert "Ranked by MRR × chance of churn by the renewal" in note
+
+
+def test_a_week_scored_before_the_curve_shows_no_renewal_and_no_curve(make_scores):
+    scores = make_scores(["Acme GmbH", "Globex", "Initech"])
+    html = _page(scores, _summary(scores, 90))
+    page = Page(html)
+    assert 'id="renewals"' not in html and 'href="#renewals"' not in html
+    assert not page.find("img", "curve")
+    assert not [th for th in page.find("th") if th["text"].startswith("Renewal")]
+    curved = make_scores(["Acme GmbH", "Globex", "Initech"], curve=True)
+    with_curve = Page(_page(curved, _summary(curved, 90)))
+    assert [th for th in with_curve.find("th") if th["text"].startswith("Renewal")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 
@@ -65,3 +67,30 @@ def test_the_csv_has_the_score_columns_in_order_and_lists_joined():
     assert out.loc[0, "reasons_down"] == ""
     assert out.loc[0, "movers"] == "Fewer logins (+3.0 pts)"
     assert scrambled.loc[0, "reasons_up"] == ["Renewal in 7 days", "4 urgent tickets"]
+
+
+def test_the_csv_writes_plain_iso_dates_and_the_curve_as_every_probability(make_scores):
+    scores = make_scores(["Acme GmbH", "Globex", "Initech"], curve=True)
+    scores.loc[2, ["next_renewal", "p_churn_by_renewal"]] = [pd.NaT, np.nan]
+    scores.loc[0, "next_renewal"] = pd.Timestamp("2026-03-20 06:00")  # a time part stays out
+    scores["p_churn_90d"] = scores["probability"] = [0.6, 1 / 3, 0.05]  # a long decimal
+    lines = csv_frame(scores).to_csv(index=False).splitlines()
+    header = lines[0].split(",")
+    curve = ["p_churn_30d", "p_churn_60d", "p_churn_90d", "p_churn_180d"]
+    assert header == [*SCORE_COLUMNS, *curve, "next_renewal", "p_churn_by_renewal"]
+    rows = [dict(zip(header, line.split(","), strict=True)) for line in lines[1:]]
+    assert [r["as_of"] for r in rows] == ["2026-03-02"] * 3
+    assert [r["next_renewal"] for r in rows] == ["2026-03-20", "2026-02-20", ""]
+    assert [r["p_churn_by_renewal"] for r in rows] == ["0.15", "0.25", ""]
+    # The headline's point of the curve is written exactly as `probability` is, digit for digit.
+    assert [r["p_churn_90d"] for r in rows] == [r["probability"] for r in rows]
+    assert rows[1]["probability"] == repr(1 / 3)
+    back = pd.read_csv(io.StringIO("\n".join(lines)))
+    assert back["p_churn_180d"].tolist() == scores["p_churn_180d"].tolist()
+
+
+def test_the_csv_of_a_week_without_the_curve_keeps_the_fixed_columns(make_scores):
+    scores = make_scores(["Acme GmbH", "Globex"])
+    frame = csv_frame(scores)
+    assert list(frame.columns) == list(SCORE_COLUMNS)
+    assert frame["as_of"].tolist() == ["2026-03-02", "2026-03-02"]
