@@ -75,6 +75,15 @@ def differences(old: Any, new: Any, path: str) -> list[str]:
     return [] if old == new else [f"{path}: {str(old)[:80]} vs {str(new)[:80]}"]
 
 
+def _both(args: argparse.Namespace, rel: str) -> tuple[Path, Path] | None:
+    """The file `rel` in both trees; None (said) when one of them lacks it."""
+    old, new = args.old / rel, args.new / rel
+    if old.exists() and new.exists():
+        return old, new
+    print(f"{rel}: missing in {'old' if not old.exists() else 'new'}")
+    return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old", type=Path)
@@ -82,23 +91,19 @@ def main() -> int:
     args = parser.parse_args()
     differ = False
     for rel in DOCUMENTS:
-        old, new = args.old / rel, args.new / rel
-        if not (old.exists() and new.exists()):
-            print(f"{rel}: missing in {'old' if not old.exists() else 'new'}")
+        if (pair := _both(args, rel)) is None:
             differ = True
             continue
-        found = differences(json.loads(old.read_text()), json.loads(new.read_text()), rel)
+        found = differences(json.loads(pair[0].read_text()), json.loads(pair[1].read_text()), rel)
         print(f"{rel}: {'same' if not found else f'{len(found)} differences'}")
         for line in found[:10]:
             print(f"    {line}")
         differ |= bool(found)
     for rel in FRAMES:
-        old, new = args.old / rel, args.new / rel
-        if not (old.exists() and new.exists()):
-            print(f"{rel}: missing in {'old' if not old.exists() else 'new'}")
+        if (pair := _both(args, rel)) is None:
             differ = True
             continue
-        a, b = pd.read_parquet(old), pd.read_parquet(new)
+        a, b = pd.read_parquet(pair[0]), pd.read_parquet(pair[1])
         try:
             pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, atol=1e-12)
             print(f"{rel}: same ({len(a):,} rows)")
