@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.labels import curve_labels
+from features.labels import curve_labels, probability_column
 from features.manifest import Manifest
 from training.curve import RENEWAL, RiskCurve, predict_curve, probability_of
 from training.curve_fit import target_rows
@@ -55,11 +55,11 @@ def judged_rows(
             if period
             else (headline.start, headline.end)
         )
-        rows = target_rows(snapshots, manifest, target)
-        rows = rows[(rows["as_of"] >= start) & (rows["as_of"] <= end)].reset_index(drop=True)
         if target == RENEWAL and RENEWAL not in curve.models:
             continue
-        headline_p = model.predict_proba(rows)[:, 1]
+        rows = target_rows(snapshots, manifest, target)
+        rows = rows[(rows["as_of"] >= start) & (rows["as_of"] <= end)].reset_index(drop=True)
+        raw = curve.raw(rows, model.predict_proba(rows)[:, 1])
         column = probability_of(target)
         out.append(
             pd.DataFrame(
@@ -68,8 +68,8 @@ def judged_rows(
                     "account_id": rows["account_id"],
                     "as_of": rows["as_of"],
                     "churned": rows["churned"].astype(int),
-                    "probability": curve.predict(rows, headline_p)[column].to_numpy(),
-                    "raw_probability": curve.raw(rows, headline_p)[column].to_numpy(),
+                    "probability": curve.repaired(rows, raw)[column].to_numpy(),
+                    "raw_probability": raw[column].to_numpy(),
                     "mrr": rows["mrr"].astype(float) if "mrr" in rows else np.nan,
                 }
             )
@@ -93,7 +93,7 @@ def curve_metrics(rows: pd.DataFrame, bins: int) -> dict[str, Any]:
 
 def monotone_share(preds: pd.DataFrame, horizons: list[int]) -> float:
     """Share of rows whose curve never falls from one horizon to the next (1.0: all)."""
-    columns = [probability_of(f"{h}d") for h in horizons if probability_of(f"{h}d") in preds]
+    columns = [probability_column(h) for h in horizons if probability_column(h) in preds]
     if len(columns) < 2:
         return 1.0
     values = preds[columns].to_numpy()

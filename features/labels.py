@@ -19,9 +19,12 @@ writes a still-running row: see `features/accounts.py`). Nothing is learned here
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
+
+from features.lives import day_numbers
 
 RENEWAL_FEATURE = "account_days_to_renewal"
 NEXT_RENEWAL = "next_renewal"
@@ -39,16 +42,14 @@ def label_column(horizon_days: int) -> str:
     return f"churned_{horizon_days}d"
 
 
-def _days(values: pd.Series) -> np.ndarray:
-    """Dates (date objects, strings or datetimes) as int days since 1970; NaT as a large int."""
-    stamps = pd.to_datetime(values).to_numpy().astype("datetime64[D]")
-    days = stamps.astype(np.int64)
-    days[np.isnat(stamps)] = np.iinfo(np.int64).max // 2
-    return days
+def horizon_of(column: str) -> int | None:
+    """90 for `p_churn_90d`: the horizon of a probability column (None for any other)."""
+    match = re.fullmatch(r"p_churn_(\d+)d", column)
+    return int(match.group(1)) if match else None
 
 
 def _export_day(export_date: dt.date) -> int:
-    return int((np.datetime64(export_date, "D") - np.datetime64("1970-01-01", "D")).astype(int))
+    return int(day_numbers(pd.Series([export_date]))[0])
 
 
 def _label(churn: np.ndarray, as_of: np.ndarray, end: np.ndarray, known: np.ndarray) -> pd.Series:
@@ -62,7 +63,7 @@ def horizon_label(
     frame: pd.DataFrame, horizon_days: int, grace_gap_days: int, export_date: dt.date
 ) -> pd.Series:
     """Churned within `horizon_days` of `as_of` (Int8, <NA> while censored), index of `frame`."""
-    as_of, churn = _days(frame["as_of"]), _days(frame["churn_date"])
+    as_of, churn = day_numbers(frame["as_of"]), day_numbers(frame["churn_date"])
     end = as_of + horizon_days
     known = end + grace_gap_days <= _export_day(export_date)
     return _label(churn, as_of, end, known).set_axis(frame.index)
@@ -89,7 +90,7 @@ def renewal_window_days(frame: pd.DataFrame, grace_gap_days: int) -> pd.Series:
 def renewal_label(frame: pd.DataFrame, grace_gap_days: int, export_date: dt.date) -> pd.Series:
     """Churned by the next renewal (Int8; <NA> while censored or when R is unknown)."""
     window = renewal_window_days(frame, grace_gap_days).to_numpy()
-    as_of, churn = _days(frame["as_of"]), _days(frame["churn_date"])
+    as_of, churn = day_numbers(frame["as_of"]), day_numbers(frame["churn_date"])
     has = ~np.isnan(window)
     end = as_of + np.where(has, window, 0).astype(np.int64)
     known = has & (end + grace_gap_days <= _export_day(export_date))

@@ -31,7 +31,7 @@ _OPEN = np.iinfo(np.int64).max // 2  # stands for "still running" in day arithme
 _EPOCH = np.datetime64("1970-01-01", "D")
 
 
-def _days(values: pd.Series) -> np.ndarray:
+def day_numbers(values: pd.Series) -> np.ndarray:
     """Dates as int days since 1970-01-01; missing as _OPEN."""
     stamps = pd.to_datetime(values)
     out = np.full(len(stamps), _OPEN, dtype=np.int64)
@@ -53,8 +53,8 @@ def build_lives(subscriptions: pd.DataFrame, grace_gap_days: int) -> pd.DataFram
     subs = pd.DataFrame(
         {
             "account_id": subscriptions["account_id"].astype("str").to_numpy(),
-            "start": _days(subscriptions["start_date"]),
-            "end": _days(subscriptions["end_date"]),
+            "start": day_numbers(subscriptions["start_date"]),
+            "end": day_numbers(subscriptions["end_date"]),
         }
     ).sort_values(["account_id", "start", "end"], kind="stable", ignore_index=True)
     covered = subs.groupby("account_id", sort=False)["end"].cummax()
@@ -89,8 +89,8 @@ def build_snapshots(
     """One row per (account, life) active on each snapshot date, with `churn_date`, `churned`."""
     grid = (dates.to_numpy().astype("datetime64[D]") - _EPOCH).astype(np.int64)
     export = int((np.datetime64(export_date, "D") - _EPOCH).astype(np.int64))
-    start = _days(lives["life_start"])
-    last = _days(lives["last_day"])
+    start = day_numbers(lives["life_start"])
+    last = day_numbers(lives["last_day"])
     lo = np.searchsorted(grid, start, side="left")
     hi = np.searchsorted(grid, np.minimum(last, export), side="right")
     counts = np.maximum(hi - lo, 0)

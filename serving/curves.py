@@ -11,20 +11,23 @@ Imported lazily by the API (pandas is not loaded at start-up).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from features.labels import NEXT_RENEWAL, RENEWAL_FEATURE, RENEWAL_PROBABILITY
-
-_HORIZON = re.compile(r"^p_churn_(\d+)d$")
+from features.labels import (
+    NEXT_RENEWAL,
+    RENEWAL_FEATURE,
+    RENEWAL_PROBABILITY,
+    horizon_of,
+    probability_column,
+)
 
 
 def curve_horizons(columns: Any) -> list[int]:
     """The horizons (days) whose probability `columns` hold, shortest first; [] for none."""
-    return sorted(int(m.group(1)) for c in columns if (m := _HORIZON.match(str(c))))
+    return sorted(h for c in columns if (h := horizon_of(str(c))) is not None)
 
 
 def _value(value: Any) -> float | None:
@@ -55,7 +58,7 @@ def risk_curve(row: Mapping[Any, Any], horizons: list[int]) -> list[dict[str, An
     points = [
         {"horizon_days": h, "probability": p}
         for h in horizons
-        if (p := _value(row.get(f"p_churn_{h}d"))) is not None
+        if (p := _value(row.get(probability_column(h)))) is not None
     ]
     return points or None
 

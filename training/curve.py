@@ -28,6 +28,7 @@ from features.labels import (
     NEXT_RENEWAL,
     RENEWAL_LABEL,
     RENEWAL_PROBABILITY,
+    horizon_of,
     next_renewal,
     probability_column,
     renewal_window_days,
@@ -80,13 +81,18 @@ class RiskCurve:
 
     def predict(self, frame: pd.DataFrame, headline: np.ndarray) -> pd.DataFrame:
         """The monotone curve, the next renewal and the renewal's probability, per row."""
-        raw = self.raw(frame, headline)
+        return self.repaired(frame, self.raw(frame, headline))
+
+    def repaired(self, frame: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+        """`predict` from the targets' raw probabilities (`raw`) of the rows of `frame`."""
         out = repair(raw, self.horizons, self.headline)
-        curve = out.copy()
-        out[NEXT_RENEWAL] = next_renewal(frame) if "as_of" in frame else pd.NaT
+        renewal = None
         if RENEWAL_PROBABILITY in raw:
             window = renewal_window_days(frame, self.grace_gap_days).to_numpy()
-            out[RENEWAL_PROBABILITY] = _bracket(raw[RENEWAL_PROBABILITY].to_numpy(), window, curve)
+            renewal = _bracket(raw[RENEWAL_PROBABILITY].to_numpy(), window, out, self.horizons)
+        out[NEXT_RENEWAL] = next_renewal(frame) if "as_of" in frame else pd.NaT
+        if renewal is not None:
+            out[RENEWAL_PROBABILITY] = renewal
         return out
 
 
@@ -104,10 +110,11 @@ def repair(raw: pd.DataFrame, horizons: tuple[int, ...], headline: int) -> pd.Da
     return out[[probability_column(h) for h in horizons]]
 
 
-def _bracket(p: np.ndarray, window: np.ndarray, curve: pd.DataFrame) -> np.ndarray:
+def _bracket(
+    p: np.ndarray, window: np.ndarray, curve: pd.DataFrame, horizons: tuple[int, ...]
+) -> np.ndarray:
     """`p` clipped between the curve at the horizons bracketing each row's window (NaN: none)."""
-    horizons = [int(c.removeprefix("p_churn_").removesuffix("d")) for c in curve.columns]
-    values = curve.to_numpy()
+    values = curve[[probability_column(h) for h in horizons]].to_numpy()
     low = np.zeros(len(p))
     high = np.ones(len(p))
     for i, h in enumerate(horizons):
@@ -137,4 +144,4 @@ def predict_curve(
 
 def is_curve_column(name: str) -> bool:
     """Whether a scores column belongs to the curve (`p_churn_30d`, `next_renewal`, ...)."""
-    return name.startswith("p_churn_") or name == NEXT_RENEWAL
+    return horizon_of(name) is not None or name in (NEXT_RENEWAL, RENEWAL_PROBABILITY)

@@ -46,7 +46,8 @@ def evaluate(
 
     snapshots, manifest, _ = read_features(features_dir)
     model, meta = load_model(Path(train_dir) / EVALUATED)
-    frames = split_frames(labeled(snapshots, manifest), Splits.from_dict(meta.splits))
+    splits = Splits.from_dict(meta.splits)
+    frames = split_frames(labeled(snapshots, manifest), splits)
     test = frames["test"]
     preds = predictions(model, test, params.rating_feature)
     preds["tier"] = assign_tiers(preds["probability"], meta.tiers)
@@ -56,7 +57,7 @@ def evaluate(
     }
     metrics = _metrics(preds, columns, params.ece_bins, meta)
     preds = with_curve(preds, model, test, manifest)
-    curve_rows = judged_rows(model, snapshots, manifest, Splits.from_dict(meta.splits).test)
+    curve_rows = judged_rows(model, snapshots, manifest, splits.test)
     metrics["curve"] = curve_metrics(curve_rows, params.ece_bins) if len(curve_rows) else {}
     metrics["curve_monotone_share"] = monotone_share(preds, list(base.horizons_days))
     replay = backtest(preds.assign(churn_date=test["churn_date"].to_numpy()))
