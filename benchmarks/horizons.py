@@ -55,6 +55,8 @@ def table(joined: pd.DataFrame) -> pd.DataFrame:
     out = []
     for target, group in joined.groupby("target", sort=False):
         model = score(group["churned"], group["probability"], group["mrr"])
+        change = (group["probability"] - group["raw_probability"]).abs()
+        moved = ~np.isclose(group["probability"], group["raw_probability"])  # as evaluate counts
         truth = score(group["churned"], group["truth"], group["mrr"])
         out.append(
             {
@@ -70,7 +72,10 @@ def table(joined: pd.DataFrame) -> pd.DataFrame:
                 "ece": model["ece"],
                 "truth_ece": truth["ece"],
                 "mae_vs_truth": float(np.mean(np.abs(group["probability"] - group["truth"]))),
-                "repaired": float((group["probability"] != group["raw_probability"]).mean()),
+                "mean_probability": group["probability"].mean(),
+                "repaired": float(moved.mean()),
+                "repair_median": float(change[moved].median()) if moved.any() else 0.0,
+                "repair_max": float(change.max()),
             }
         )
     return pd.DataFrame(out).set_index("target")
