@@ -14,9 +14,9 @@ DEMO_SEED ?= 42
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-install: ## Install the project, its locked dependencies and every group into .venv (uv if missing)
+install: ## Install the project, its locked dependencies, every group and extra into .venv (uv if missing)
 	@command -v $(UV) >/dev/null 2>&1 || $(MAKE) --no-print-directory .tools/bin/uv
-	$(UV) sync --frozen --all-groups
+	$(UV) sync --frozen --all-groups --all-extras
 
 # Without python3-venv (Debian, Ubuntu) the venv gets no pip: the system's pip installs into it.
 .tools/bin/uv:

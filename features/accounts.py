@@ -25,9 +25,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-import duckdb
-
-from features.family import Family, feature
+from features.family import Connection, Family, feature
 from features.intervals import label_intervals, register_intervals
 from features.manifest import EXTRA_COLUMNS, Feature
 from features.phrases import Row, count, days
@@ -98,25 +96,32 @@ def account_features(_: Any = None) -> list[Feature]:
 
 def _next(unit: str, start: str, step: str) -> str:
     """SQL: the first date `start + k * step units` (k >= 1) on or after `k.as_of`."""
-    n = f"(date_diff('{unit}', {start}, k.as_of) // {step})"
+    months = f"((year(k.as_of) - year({start})) * 12 + month(k.as_of) - month({start}))"
+    apart = months if unit == "month" else f"date_diff('day', {start}, k.as_of)"
+    n = f"({apart} // {step})"
     at = f"CAST(date_add({start}, to_{unit}s({n} * {step})) AS DATE)"
     after = f"CAST(date_add({start}, to_{unit}s(({n} + 1) * {step})) AS DATE)"
     return f"(CASE WHEN {at} >= k.as_of THEN {at} ELSE {after} END)"
 
 
-def _infer_intervals(con: duckdb.DuckDBPyConnection) -> None:
+def _days_to(date: str) -> str:
+    """SQL: days from `k.as_of` to `date`."""
+    return f"date_diff('day', k.as_of, {date})"
+
+
+def _infer_intervals(con: Connection) -> None:
     """Tables `renewed` (periods renewed, their length) and `plan_intervals` (per as_of, plan)."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE renewed AS
         WITH starts AS (SELECT DISTINCT account_id, start_date AS next_start FROM subscriptions),
         closed AS (SELECT account_id, plan, start_date, end_date,
-                   CAST(end_date - start_date + 1 AS INTEGER) AS length
+                   CAST(date_diff('day', start_date, end_date) + 1 AS INTEGER) AS length
                    FROM subscriptions WHERE end_date IS NOT NULL),
         followed AS (SELECT c.*, n.next_start FROM closed c ASOF JOIN starts n
                      ON c.account_id = n.account_id AND n.next_start >= c.end_date)
         SELECT account_id, plan, CAST(next_start + 1 AS DATE) AS known_from,
                CAST(round(length / {DAYS_PER_MONTH}) AS INTEGER) AS months, 0 AS days
-        FROM followed WHERE next_start - end_date <= {RENEWED_WITHIN_DAYS}
+        FROM followed WHERE date_diff('day', end_date, next_start) <= {RENEWED_WITHIN_DAYS}
         AND length >= {MIN_INFERRED_DAYS}"""
     )
     con.execute(
@@ -147,7 +152,8 @@ _CURRENT = f"""
         last AS (SELECT account_id, known_from, max(months) AS months FROM renewed GROUP BY ALL),
         own AS (SELECT k.sid, {{'months': r.months, 'days': 0}} AS iv FROM keys k
                 ASOF JOIN last r ON k.account_id = r.account_id AND k.as_of >= r.known_from),
-        ended AS (SELECT account_id, end_date FROM subscriptions WHERE end_date IS NOT NULL),
+        ended AS (SELECT DISTINCT account_id, end_date FROM subscriptions
+                   WHERE end_date IS NOT NULL),
         paid AS (SELECT k.sid, s.end_date AS last_paid FROM keys k ASOF JOIN ended s
                  ON k.account_id = s.account_id AND k.as_of > s.end_date),
         ago AS (SELECT k.sid, sum(s.mrr) AS mrr FROM keys k JOIN subscriptions s
@@ -163,31 +169,32 @@ _CURRENT = f"""
         """
 
 
-def build_accounts(con: duckdb.DuckDBPyConnection, _: Any = None) -> None:
+def build_accounts(con: Connection, _: Any = None) -> None:
     """Create table `f_accounts` (sid, extras, account features) from accounts/subscriptions."""
     register_intervals(con)
     _infer_intervals(con)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE f_accounts AS {_CURRENT}
         SELECT k.sid, a.csm_id, a.segment, n.mrr_in_force AS mrr, a.name AS account_name,
-        CAST(k.as_of - a.created_at AS INTEGER) AS account_tenure_days,
+        CAST(date_diff('day', a.created_at, k.as_of) AS INTEGER) AS account_tenure_days,
         k.life AS account_life,
-        CAST(k.as_of - k.life_start AS INTEGER) AS account_life_days,
+        CAST(date_diff('day', k.life_start, k.as_of) AS INTEGER) AS account_life_days,
         a.segment AS account_segment,
         coalesce(n.mrr_now, 0) AS account_mrr_now,
         coalesce(n.mrr_now, 0) - coalesce(g.mrr, 0) AS account_mrr_change_90d,
         m.plan AS account_plan,
         t.iv.months AS iv_months, t.iv.days AS iv_days,
         CAST(CASE
-            WHEN t.iv.months > 0 THEN {_next("month", "t.run_start", "t.iv.months")} - k.as_of
-            WHEN t.iv.days > 0 THEN {_next("day", "t.run_start", "t.iv.days")} - k.as_of
-            WHEN m.sid IS NULL AND pd.last_paid IS NOT NULL THEN pd.last_paid + 1 - k.as_of
+            WHEN t.iv.months > 0 THEN {_days_to(_next("month", "t.run_start", "t.iv.months"))}
+            WHEN t.iv.days > 0 THEN {_days_to(_next("day", "t.run_start", "t.iv.days"))}
+            WHEN m.sid IS NULL AND pd.last_paid IS NOT NULL
+            THEN {_days_to("CAST(pd.last_paid + 1 AS DATE)")}
             END AS INTEGER) AS account_days_to_renewal,
         CASE WHEN t.iv IS NULL AND m.sid IS NOT NULL
-             THEN CAST({_next("month", "m.start_date", "12")} - k.as_of AS INTEGER)
+             THEN CAST({_days_to(_next("month", "m.start_date", "12"))} AS INTEGER)
              END AS account_days_to_anniversary,
         CASE WHEN t.iv IS NULL AND m.sid IS NOT NULL
-             THEN CAST({_next("month", "m.start_date", "1")} - k.as_of AS INTEGER)
+             THEN CAST({_days_to(_next("month", "m.start_date", "1"))} AS INTEGER)
              END AS account_days_to_monthiversary,
         a.industry AS account_industry, a.region AS account_region
         FROM keys k JOIN accounts a USING (account_id) LEFT JOIN now n USING (sid)

@@ -9,9 +9,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-import duckdb
-
-from features.family import Family, feature
+from features.family import Connection, Family, feature
 from features.manifest import Feature
 from features.phrases import count, days
 from features.windows import cumulate, look_up
@@ -61,7 +59,7 @@ def contact_features(_: Any = None) -> list[Feature]:
     ]
 
 
-def build_contacts(con: duckdb.DuckDBPyConnection, _: Any = None) -> None:
+def build_contacts(con: Connection, _: Any = None) -> None:
     """Create table `f_contacts` (sid, contact features) from table `contacts`."""
     live = ", ".join(f"'{c}'" for c in CONVERSATION_CHANNELS)
     con.execute(
@@ -83,9 +81,11 @@ def build_contacts(con: duckdb.DuckDBPyConnection, _: Any = None) -> None:
     look_up(con, "contacts_cum", "contacts_at", offsets, zero=["n", "inbound"])
     con.execute(
         """CREATE OR REPLACE TEMP TABLE f_contacts AS SELECT sid,
-        CAST(k.as_of - last_day_at0 AS INTEGER) AS contacts_days_since_last,
-        CAST(k.as_of - last_talk_at0 AS INTEGER) AS contacts_days_since_conversation,
-        CAST(k.as_of - last_inbound_at0 AS INTEGER) AS contacts_days_since_last_inbound,
+        CAST(date_diff('day', last_day_at0, k.as_of) AS INTEGER) AS contacts_days_since_last,
+        CAST(date_diff('day', last_talk_at0, k.as_of) AS INTEGER)
+            AS contacts_days_since_conversation,
+        CAST(date_diff('day', last_inbound_at0, k.as_of) AS INTEGER)
+            AS contacts_days_since_last_inbound,
         CAST(n_at0 - n_at30 AS INTEGER) AS contacts_30d,
         CAST(n_at0 - n_at90 AS INTEGER) AS contacts_90d,
         CAST(inbound_at0 - inbound_at30 AS INTEGER) AS contacts_inbound_30d,

@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Sequence
 
-import duckdb
+from features.family import Connection
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +24,7 @@ def type_slugs(event_types: Sequence[str]) -> list[str]:
     return out
 
 
-def choose_event_types(
-    con: duckdb.DuckDBPyConnection, given: Sequence[str] | None, most: int
-) -> list[str]:
+def choose_event_types(con: Connection, given: Sequence[str] | None, most: int) -> list[str]:
     """The event types that get counts of their own: `given`, or the export's, up to `most`.
 
     Past `most` types the most frequent are kept: that choice depends on the whole export, so

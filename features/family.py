@@ -8,15 +8,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-import duckdb
+import pandas as pd
 
 from features.manifest import Feature
 from features.params import FeaturesParams
 from features.phrases import Phrase
 
-Connection = duckdb.DuckDBPyConnection
+
+class Result(Protocol):
+    """A statement's result: the rows as tuples, or as a pandas frame."""
+
+    def fetchall(self) -> list[Any]: ...  # noqa: D102
+    def fetchone(self) -> Any: ...  # noqa: D102
+    def df(self) -> pd.DataFrame: ...  # noqa: D102
+
+
+class Connection(Protocol):
+    """The SQL session the families build in: DuckDB's connection, or `SparkConnection`.
+
+    Statements are DuckDB SQL; on Spark, features/spark.py translates them.
+    """
+
+    def execute(self, query: str, /) -> Result: ...  # noqa: D102
+    def register(self, name: str, frame: pd.DataFrame, /) -> object: ...  # noqa: D102
+    def unregister(self, name: str, /) -> object: ...  # noqa: D102
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-import duckdb
 import pandas as pd
+
+from features.family import Connection
 
 _NAMED = {
     "daily": (0, 1),
@@ -56,7 +57,7 @@ def interval_label(months: int | None, days: int | None) -> str | None:
     return f"{days} days" if days else None
 
 
-def register_intervals(con: duckdb.DuckDBPyConnection) -> None:
+def register_intervals(con: Connection) -> None:
     """Table `intervals(billing_interval, months, days)` of the values the export uses."""
     values = [
         v for (v,) in con.execute("SELECT DISTINCT billing_interval FROM subscriptions").fetchall()
@@ -71,7 +72,7 @@ def register_intervals(con: duckdb.DuckDBPyConnection) -> None:
     con.unregister("intervals_frame")
 
 
-def label_intervals(con: duckdb.DuckDBPyConnection) -> None:
+def label_intervals(con: Connection) -> None:
     """Turn (iv_months, iv_days) of `f_accounts` into the `account_billing_interval` label."""
     pairs = con.execute(
         "SELECT DISTINCT iv_months, iv_days FROM f_accounts WHERE iv_months IS NOT NULL"

@@ -10,9 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-import duckdb
-
-from features.family import Family, feature
+from features.family import Connection, Family, feature
 from features.manifest import Feature
 from features.phrases import Row, count, days, num
 
@@ -43,7 +41,7 @@ def rating_features(_: Any = None) -> list[Feature]:
     ]
 
 
-def build_ratings(con: duckdb.DuckDBPyConnection, _: Any = None) -> None:
+def build_ratings(con: Connection, _: Any = None) -> None:
     """Create table `f_ratings` (sid, rating features) from table `manager_ratings`."""
     con.execute(
         """CREATE OR REPLACE TEMP TABLE ratings_cum AS
@@ -52,13 +50,13 @@ def build_ratings(con: duckdb.DuckDBPyConnection, _: Any = None) -> None:
                    FROM manager_ratings GROUP BY ALL)
         SELECT account_id, day, rating, comm,
                rating - lag(rating) OVER w AS change,
-               sum(n) OVER (w ROWS UNBOUNDED PRECEDING) AS n
+               sum(n) OVER (PARTITION BY account_id ORDER BY day ROWS UNBOUNDED PRECEDING) AS n
         FROM d WINDOW w AS (PARTITION BY account_id ORDER BY day)"""
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE f_ratings AS SELECT k.sid,
         CAST(r.rating AS INTEGER) AS rating_current,
-        CAST(k.as_of - r.day AS INTEGER) AS rating_age_days,
+        CAST(date_diff('day', r.day, k.as_of) AS INTEGER) AS rating_age_days,
         CAST(r.change AS INTEGER) AS rating_change,
         CAST(r.comm AS INTEGER) AS rating_communication_level,
         CAST(coalesce(r.n, 0) AS INTEGER) AS rating_count

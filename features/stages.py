@@ -6,6 +6,8 @@ import datetime as dt
 import logging
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from data.contract import OPTIONAL_SOURCES, TABLES
 from data.io import atomic_dir, read_json
 from data.params import BaseParams
 from features.families import FAMILIES
-from features.family import Family
+from features.family import Connection, Family
 from features.lives import build_lives, build_snapshots, snapshot_dates
 from features.manifest import ID_COLUMNS, LABEL, Feature, Manifest, build_manifest
 from features.params import FeaturesParams
@@ -48,7 +50,23 @@ def connect(validated_dir: Path, params: FeaturesParams, spill: Path) -> duckdb.
     return con
 
 
-def _history_start(con: duckdb.DuckDBPyConnection, present: list[str]) -> dt.date | None:
+@contextmanager
+def open_engine(validated_dir: Path, params: FeaturesParams, spill: Path) -> Iterator[Connection]:
+    """The engine `features.engine` names, with a view of each validated table."""
+    if params.engine == "spark":
+        from features.spark import spark_connection  # PySpark loads only when asked for
+
+        with spark_connection(validated_dir, params.spark, spill) as session:
+            yield session
+        return
+    con = connect(validated_dir, params, spill)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _history_start(con: Connection, present: list[str]) -> dt.date | None:
     """The first day every present source has rows for.
 
     No account is active before the first paid day; and before a source's first row the
@@ -65,7 +83,7 @@ def _history_start(con: duckdb.DuckDBPyConnection, present: list[str]) -> dt.dat
 
 
 def make_keys(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     base: BaseParams,
     params: FeaturesParams,
     export_date: dt.date,
@@ -98,9 +116,7 @@ def _present(family: Family, present: list[str]) -> bool:
     return TABLES[family.source].required or family.source in present
 
 
-def build_families(
-    con: duckdb.DuckDBPyConnection, present: list[str], params: FeaturesParams
-) -> Built:
+def build_families(con: Connection, present: list[str], params: FeaturesParams) -> Built:
     """Create each family's table from `keys`; the families built, each with its features."""
     chosen = [family for family in FAMILIES if _present(family, present)]
     built: Built = []
@@ -125,7 +141,7 @@ def _select_sql(built: Built) -> str:
     return f"SELECT {', '.join(cols)} FROM keys k {joins} ORDER BY k.as_of, k.account_id"
 
 
-def _write(con: duckdb.DuckDBPyConnection, built: Built, out: Path) -> tuple[int, int]:
+def _write(con: Connection, built: Built, out: Path) -> tuple[int, int]:
     started = time.perf_counter()
     con.execute(f"COPY ({_select_sql(built)}) TO {_quote(out)} (FORMAT parquet)")
     counts = con.execute("SELECT count(*), count(churned) FROM keys").fetchone()
@@ -167,8 +183,8 @@ def features(
         tempfile.TemporaryDirectory(prefix="churn-duckdb-") as spill,
         atomic_dir(Path(out_dir)) as tmp,
     ):
-        con = connect(validated_dir, params, Path(spill))
-        try:
+        engine = open_engine(validated_dir, params, Path(spill))
+        with engine as con:
             dates = make_keys(con, base, params, export_date, present)
             built = build_families(con, present, params)
             dropped = left_out(report)
@@ -176,8 +192,6 @@ def features(
                 log.info("features left out: %s", dropped)
             built = [(fam, [f for f in feats if f.name not in dropped]) for fam, feats in built]
             rows, labeled = _write(con, built, tmp / SNAPSHOTS)
-        finally:
-            con.close()
         manifest = build_manifest(
             [f for _, feats in built for f in feats],
             missing_sources=missing,

@@ -9,9 +9,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-import duckdb
-
-from features.family import Family, feature
+from features.family import Connection, Family, feature
 from features.manifest import Feature
 from features.phrases import count, days
 from features.windows import cumulate, look_up
@@ -51,7 +49,7 @@ def ticket_features(_: Any = None) -> list[Feature]:
     ]
 
 
-def build_tickets(con: duckdb.DuckDBPyConnection, _: Any = None) -> None:
+def build_tickets(con: Connection, _: Any = None) -> None:
     """Create table `f_tickets` (sid, ticket features) from table `tickets`."""
     con.execute(
         """CREATE OR REPLACE TEMP TABLE tickets_daily AS
@@ -60,7 +58,7 @@ def build_tickets(con: duckdb.DuckDBPyConnection, _: Any = None) -> None:
                    count(*) FILTER (WHERE priority IN ('high', 'urgent')) AS hi
                    FROM t GROUP BY ALL),
         c AS (SELECT a, CAST(closed_at AS DATE) AS day, count(*) AS closed,
-              sum(epoch(closed_at - opened_at) / 86400.0) AS res_days,
+              sum((epoch_us(closed_at) - epoch_us(opened_at)) / 86400e6) AS res_days,
               coalesce(sum(csat), 0) AS csat_sum, count(csat) AS csat_n,
               arg_max(csat, (closed_at, ticket_id)) FILTER (WHERE csat IS NOT NULL) AS csat_day
               FROM t WHERE closed_at IS NOT NULL GROUP BY ALL)
@@ -83,7 +81,8 @@ def build_tickets(con: duckdb.DuckDBPyConnection, _: Any = None) -> None:
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE f_tickets AS
-        WITH open_age AS (SELECT k.sid, max(k.as_of - CAST(t.opened_at AS DATE)) AS age
+        WITH open_age AS (SELECT k.sid,
+            max(date_diff('day', CAST(t.opened_at AS DATE), k.as_of)) AS age
             FROM keys k JOIN tickets t ON k.account_id = t.account_id
             AND CAST(t.opened_at AS DATE) < k.as_of
             AND (t.closed_at IS NULL OR CAST(t.closed_at AS DATE) >= k.as_of) GROUP BY k.sid)
@@ -95,7 +94,7 @@ def build_tickets(con: duckdb.DuckDBPyConnection, _: Any = None) -> None:
         (csat_sum_at0 - csat_sum_at90) / nullif(csat_n_at0 - csat_n_at90, 0)
             AS tickets_csat_mean_90d,
         CAST(csat_last_at0 AS DOUBLE) AS tickets_csat_last,
-        CAST(k.as_of - last_opened_at0 AS INTEGER) AS tickets_days_since_last,
+        CAST(date_diff('day', last_opened_at0, k.as_of) AS INTEGER) AS tickets_days_since_last,
         last_opened_at0 IS NULL AS tickets_never
         FROM tickets_at a JOIN keys k USING (sid) LEFT JOIN open_age o USING (sid)"""
     )

@@ -14,10 +14,8 @@ import logging
 from collections.abc import Sequence
 from functools import partial
 
-import duckdb
-
 from features.event_types import choose_event_types, type_slugs
-from features.family import Family, feature
+from features.family import Connection, Family, feature
 from features.manifest import Feature
 from features.params import FeaturesParams
 from features.phrases import Phrase, Row, count, days, events, num, usual, weekly
@@ -84,7 +82,7 @@ def usage_features(event_types: Sequence[str] | None = None) -> list[Feature]:
     ]
 
 
-def prepare_usage(con: duckdb.DuckDBPyConnection, params: FeaturesParams) -> list[str]:
+def prepare_usage(con: Connection, params: FeaturesParams) -> list[str]:
     """Choose the event types; aggregate `usage_events` to account-day-type and account-user-day.
 
     Accounts and event types become integer codes (tables `acc`, `etypes`) and users a 64-bit
@@ -124,16 +122,29 @@ def _daily_sql(event_types: Sequence[str]) -> str:
     )
     users = ", ".join(f"n{w} AS u{w}" for w in WINDOWS)
     types = ", ".join(f"n{w} AS t{w}" for w in WINDOWS)
-    cols = ["events", "active", *_type_columns(event_types)]
-    cols += [f"{p}{w}" for p in "ut" for w in WINDOWS]
+    counted = ["events", "active", *_type_columns(event_types)]
+    cols = counted + [f"{p}{w}" for p in "ut" for w in WINDOWS]
     sums = ", ".join(f"coalesce(sum({c}), 0) AS {c}" for c in cols)
+
+    def part(name: str, has: Sequence[str]) -> str:
+        picks = ", ".join(c if c in has else f"NULL AS {c}" for c in cols)
+        return f"SELECT a, day, {picks} FROM {name}"
+
+    parts = " UNION ALL ".join(
+        part(name, has)
+        for name, has in (
+            ("ev", counted),
+            ("u", [f"u{w}" for w in WINDOWS]),
+            ("t", [f"t{w}" for w in WINDOWS]),
+        )
+    )
     return f"""
         WITH ev AS (SELECT a, day, sum(events) AS events, 1 AS active{per_type}
                     FROM usage_adt GROUP BY ALL),
         u AS (SELECT a, day, {users} FROM ({island_deltas("usage_aud", "u", WINDOWS)})),
         t AS (SELECT a, day, {types} FROM ({island_deltas("usage_adt", "e", WINDOWS)}))
         SELECT a, day, {sums}
-        FROM (SELECT * FROM ev UNION ALL BY NAME SELECT * FROM u UNION ALL BY NAME SELECT * FROM t)
+        FROM ({parts})
         GROUP BY a, day"""
 
 
@@ -141,7 +152,7 @@ def _type_columns(event_types: Sequence[str]) -> list[str]:
     return [f"x{i}" for i in range(len(event_types))]
 
 
-def build_usage(con: duckdb.DuckDBPyConnection, event_types: Sequence[str]) -> None:
+def build_usage(con: Connection, event_types: Sequence[str]) -> None:
     """Create table `f_usage` (sid, usage features) from the prepared usage tables."""
     counted = ("events", "active", *_type_columns(event_types))
     exprs = {c: f"sum({c})" for c in counted}
@@ -177,7 +188,7 @@ def build_usage(con: duckdb.DuckDBPyConnection, event_types: Sequence[str]) -> N
         ({" + ".join(f"CAST({wk} > 0 AS INTEGER)" for wk in weeks)}) / {WEEKS}
             AS usage_active_weeks_share_12w,
         sqrt(({var}) / {WEEKS}) / nullif({mean}, 0) AS usage_weekly_events_cv_12w,
-        CAST(k.as_of - last_day_at0 AS INTEGER) AS usage_days_since_last_event,
+        CAST(date_diff('day', last_day_at0, k.as_of) AS INTEGER) AS usage_days_since_last_event,
         last_day_at0 IS NULL AS usage_never
         FROM usage_at JOIN keys k USING (sid)"""
     )

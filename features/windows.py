@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import duckdb
+from features.family import Connection
 
 
 def utc_day(column: str) -> str:
@@ -29,9 +29,7 @@ def utc_day(column: str) -> str:
     )
 
 
-def cumulate(
-    con: duckdb.DuckDBPyConnection, daily: str, name: str, exprs: Mapping[str, str]
-) -> None:
+def cumulate(con: Connection, daily: str, name: str, exprs: Mapping[str, str]) -> None:
     """Create table `name`: per (a, day) running values `exprs` (window aggregates)."""
     cols = ", ".join(f"{expr} OVER w AS {col}" for col, expr in exprs.items())
     con.execute(
@@ -41,7 +39,7 @@ def cumulate(
 
 
 def look_up(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     cum: str,
     name: str,
     offsets: Mapping[int, Sequence[str]],
@@ -80,19 +78,21 @@ def island_deltas(entity_days: str, key: str, windows: Sequence[int]) -> str:
         f"lag(day) OVER (PARTITION BY a, {key} ORDER BY day) AS prev, "
         f"lead(day) OVER (PARTITION BY a, {key} ORDER BY day) AS next"
     )
+    # Named after the key: SQLGlot lifts nested CTEs to the top, where names must not clash.
+    marked, deltas = f"marked_{key}", f"deltas_{key}"
     parts = []
     for w in windows:
         # A new island starts where the gap to the previous active day exceeds w; it ends
         # where the gap to the next one does. +1 at its first day, -1 at its last day + w.
         parts.append(
-            f"SELECT a, day, {w} AS w, 1 AS delta FROM marked "
-            f"WHERE prev IS NULL OR day - prev > {w} "
-            f"UNION ALL SELECT a, day + {w} AS day, {w} AS w, -1 AS delta FROM marked "
-            f"WHERE next IS NULL OR next - day > {w}"
+            f"SELECT a, day, {w} AS w, 1 AS delta FROM {marked} "
+            f"WHERE prev IS NULL OR date_diff('day', prev, day) > {w} "
+            f"UNION ALL SELECT a, day + {w} AS day, {w} AS w, -1 AS delta FROM {marked} "
+            f"WHERE next IS NULL OR date_diff('day', day, next) > {w}"
         )
     pivot = ", ".join(f"sum(delta) FILTER (WHERE w = {w}) AS n{w}" for w in windows)
     return (
-        f"WITH marked AS (SELECT a, day, {lag} FROM {entity_days}), "
-        f"deltas AS ({' UNION ALL '.join(parts)}) "
-        f"SELECT a, day, {pivot} FROM deltas GROUP BY a, day"
+        f"WITH {marked} AS (SELECT a, day, {lag} FROM {entity_days}), "
+        f"{deltas} AS ({' UNION ALL '.join(parts)}) "
+        f"SELECT a, day, {pivot} FROM {deltas} GROUP BY a, day"
     )

@@ -1,7 +1,8 @@
 """Dependencies as the code uses them, and a lock that installs from wheels where we promise it.
 
-The packages import only what `[project] dependencies` declares, and everything declared there
-is imported by them; tests, benchmarks and notebooks may also use the dependency groups. The
+The packages import only what `[project] dependencies` and its extras (`spark`) declare, and
+everything declared there is imported by them; tests, benchmarks and notebooks may also use the
+dependency groups. The
 lock is read offline: on Linux and macOS, x86-64 and arm64, Python 3.11 to 3.13, every
 package a full install (all groups) takes has a wheel for that platform.
 """
@@ -48,6 +49,10 @@ def _declared(requirements: Iterable[Any]) -> set[str]:
 
 
 RUNTIME = _declared(PYPROJECT["project"]["dependencies"])
+EXTRAS = {
+    name: _declared(reqs) for name, reqs in PYPROJECT["project"]["optional-dependencies"].items()
+}
+INSTALLED = RUNTIME.union(*EXTRAS.values())  # what `make install` puts beside the groups
 GROUPS = {name: _declared(reqs) for name, reqs in PYPROJECT["dependency-groups"].items()}
 
 
@@ -94,17 +99,17 @@ def undeclared(imports: Mapping[str, set[str]], declared: set[str]) -> list[str]
     ]
 
 
-def test_the_packages_import_only_runtime_dependencies():
-    assert not undeclared(third_party(PACKAGES), RUNTIME)
+def test_the_packages_import_only_runtime_dependencies_and_extras():
+    assert not undeclared(third_party(PACKAGES), INSTALLED)
 
 
 def test_tests_benchmarks_and_notebooks_import_only_declared_dependencies():
-    assert not undeclared(third_party(ELSEWHERE), RUNTIME.union(*GROUPS.values()))
+    assert not undeclared(third_party(ELSEWHERE), INSTALLED.union(*GROUPS.values()))
 
 
-def test_every_runtime_dependency_is_imported_by_the_packages():
+def test_every_runtime_dependency_and_extra_is_imported_by_the_packages():
     used = set().union(*(distributions(m) for m in third_party(PACKAGES)))
-    assert sorted(RUNTIME - used) == []
+    assert sorted(INSTALLED - used) == []
 
 
 def test_the_import_scan_sees_imports_of_every_form(tmp_path: Path):
@@ -179,13 +184,14 @@ def wheel_fits(filename: str, env: Mapping[str, str]) -> bool:
 
 
 def installed(lock: Mapping[str, Any], env: Mapping[str, str]) -> list[dict[str, Any]]:
-    """The locked packages a full install (the project and all its groups) takes on `env`."""
+    """The locked packages a full install (the project, its extras and groups) takes on `env`."""
     by_name: dict[str, list[dict[str, Any]]] = {}
     for package in lock["package"]:
         by_name.setdefault(package["name"], []).append(package)
     root = next(p for p in lock["package"] if p["source"].get("editable") == ".")
     wanted = list(root.get("dependencies", []))
     wanted += [d for deps in root.get("dev-dependencies", {}).values() for d in deps]
+    wanted += [d for deps in root.get("optional-dependencies", {}).values() for d in deps]
     seen: dict[tuple[str, str], dict[str, Any]] = {}
     while wanted:
         dep = wanted.pop()
