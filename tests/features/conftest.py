@@ -193,3 +193,44 @@ def world() -> Callable[..., tuple[Tables, dt.date]]:
 def write_validated_at() -> Callable[..., Path]:
     """Write inline tables as an Interface-A folder at a given path."""
     return write_tables
+
+
+def _cells_differ(a: pd.Series, b: pd.Series, tolerance: float = 1e-12) -> np.ndarray:
+    """Where two aligned columns disagree: missing on one side only, or values apart.
+
+    Numbers may differ by `tolerance` (relative and absolute); anything else must be equal.
+    """
+    differ = a.isna().to_numpy() != b.isna().to_numpy()
+    present = ~(a.isna().to_numpy() | b.isna().to_numpy())
+    if pd.api.types.is_numeric_dtype(a) and not pd.api.types.is_bool_dtype(a):
+        x = a.to_numpy(dtype=float, na_value=np.nan)
+        y = b.to_numpy(dtype=float, na_value=np.nan)
+        return differ | (present & ~np.isclose(x, y, rtol=tolerance, atol=tolerance))
+    return differ | (present & (a.astype(object).to_numpy() != b.astype(object).to_numpy()))
+
+
+@pytest.fixture(scope="session")
+def cells_differ() -> Callable[..., np.ndarray]:
+    """`(a, b, tolerance=1e-12)` -> where two aligned feature columns disagree."""
+    return _cells_differ
+
+
+def _assert_same_tables(one: pd.DataFrame, other: pd.DataFrame, tolerance: float = 1e-9) -> None:
+    """Two feature tables alike: columns, types, keys in the same order, every cell."""
+    assert list(one.columns) == list(other.columns)
+    assert one.dtypes.astype(str).to_dict() == other.dtypes.astype(str).to_dict()
+    keys = ["account_id", "as_of", "life"]
+    assert len(one) == len(other) > 1_000
+    assert one[keys].equals(other[keys])
+    differing = {
+        name: int(count)
+        for name in other.columns
+        if (count := _cells_differ(one[name], other[name], tolerance).sum())
+    }
+    assert differing == {}, f"columns whose cells differ (how many): {differing}"
+
+
+@pytest.fixture(scope="session")
+def assert_same_tables() -> Callable[..., None]:
+    """`(one, other, tolerance=1e-9)`: fails unless two feature tables agree cell by cell."""
+    return _assert_same_tables

@@ -3,7 +3,8 @@
 The demo world is written twice: in full, and as the same export pulled on an earlier Monday
 T (nothing dated on or after T, tickets closed later still open, running periods billed to
 the end they had when they began or left open, early ends and plan changes after T not yet
-rewritten). Every feature of every week up to T must read the same from both.
+rewritten). Every feature of every week up to T must read the same from both, on DuckDB
+and on Spark.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -28,10 +28,13 @@ WRITTEN_ON = dt.date(2025, 9, 1)  # a Monday, 16 months into the demo world's 30
 KEYS = ["account_id", "as_of", "life"]
 
 
-def _build(raw: Path, out: Path, export_date: dt.date | None) -> tuple[pd.DataFrame, dict]:
+def _build(
+    raw: Path, out: Path, export_date: dt.date | None, engine: str
+) -> tuple[pd.DataFrame, dict]:
     base = BaseParams(export_date=export_date)
     validate(raw, out / "validated", base, ValidateParams())
-    features(out / "validated", out / "features", base, FeaturesParams(threads=1))
+    params = FeaturesParams(threads=1, engine=engine, spark={"master": "local[2]"})
+    features(out / "validated", out / "features", base, params)
     manifest = Manifest.load(out / "features" / "manifest.json")
     return pd.read_parquet(out / "features" / "snapshots.parquet"), manifest
 
@@ -50,16 +53,25 @@ def _rewritten_after(full: Path, then: Path) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("style", list(RunningPeriods))
-def test_every_feature_of_every_week_up_to_t_reads_the_same(style, tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("style", "engine"),
+    [(style, "duckdb") for style in RunningPeriods] + [(RunningPeriods.MIXED, "spark")],
+)
+def test_every_feature_of_every_week_up_to_t_reads_the_same(
+    style, engine, tmp_path, cells_differ, assert_same_tables
+) -> None:
     generate(tmp_path / "full", ACCOUNTS, SEED, style, None)
     generate(tmp_path / "then", ACCOUNTS, SEED, style, WRITTEN_ON)
     # The export pulled on T shows running periods differently from the full one (open, or
     # billed to an end that was later rewritten or filled in): otherwise this tests nothing.
     assert _rewritten_after(tmp_path / "full", tmp_path / "then") > 0
 
-    full, full_manifest = _build(tmp_path / "full" / "raw", tmp_path / "full-out", None)
-    then, manifest = _build(tmp_path / "then" / "raw", tmp_path / "then-out", WRITTEN_ON)
+    full, full_manifest = _build(tmp_path / "full" / "raw", tmp_path / "full-out", None, engine)
+    if engine == "spark":  # Spark's table is DuckDB's, cell by cell
+        assert_same_tables(
+            full, _build(tmp_path / "full" / "raw", tmp_path / "duck", None, "duckdb")[0]
+        )
+    then, manifest = _build(tmp_path / "then" / "raw", tmp_path / "then-out", WRITTEN_ON, engine)
     names = manifest.feature_names
     assert set(names) <= set(full_manifest.feature_names)
     assert pd.to_datetime(then["as_of"]).max() == pd.Timestamp(WRITTEN_ON)
@@ -68,15 +80,7 @@ def test_every_feature_of_every_week_up_to_t_reads_the_same(style, tmp_path) -> 
     assert (merged["_merge"] == "both").all(), merged.loc[merged["_merge"] != "both", KEYS]
     assert len(merged) > 5_000
     for name in names:
-        a, b = merged[name], merged[f"{name}_full"]
-        differ = a.isna().to_numpy() != b.isna().to_numpy()
-        present = ~(a.isna().to_numpy() | b.isna().to_numpy())
-        if pd.api.types.is_numeric_dtype(a) and not pd.api.types.is_bool_dtype(a):
-            x = a.to_numpy(dtype=float, na_value=np.nan)
-            y = b.to_numpy(dtype=float, na_value=np.nan)
-            differ |= present & ~np.isclose(x, y, rtol=1e-12, atol=1e-12)
-        else:
-            differ |= present & (a.astype(object).to_numpy() != b.astype(object).to_numpy())
+        differ = cells_differ(merged[name], merged[f"{name}_full"])
         assert not differ.any(), (
             f"{style}: {name} differs on {differ.sum()} rows, e.g.\n"
             f"{merged.loc[differ, [*KEYS, name, f'{name}_full']].head(3)}"
