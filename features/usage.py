@@ -11,7 +11,7 @@ which uses matter: nothing here is chosen by looking at churn.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 
 from features.event_types import choose_event_types, type_slugs
@@ -109,15 +109,13 @@ def prepare_usage(con: Connection, params: FeaturesParams) -> list[str]:
     return event_types
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def _daily_sql(event_types: Sequence[str], codes: Mapping[str, int]) -> str:
+    """SQL of one row per (account, day): sums, per-type sums (`x0`, `x1`...), island deltas.
 
-
-def _daily_sql(event_types: Sequence[str]) -> str:
-    """SQL of one row per (account, day): sums, per-type sums (`x0`, `x1`...), island deltas."""
+    `codes` maps the export's event types to their codes in `etypes`; a type it lacks counts 0.
+    """
     per_type = "".join(
-        f", coalesce(sum(events) FILTER (WHERE e = (SELECT e FROM etypes "
-        f"WHERE event_type = {_sql_text(t)})), 0) AS x{i}"
+        f", coalesce(sum(events) FILTER (WHERE e = {codes.get(t, -1)}), 0) AS x{i}"
         for i, t in enumerate(event_types)
     )
     users = ", ".join(f"n{w} AS u{w}" for w in WINDOWS)
@@ -159,7 +157,9 @@ def build_usage(con: Connection, event_types: Sequence[str]) -> None:
     exprs |= {f"{p}{w}": f"sum({p}{w})" for p in "ut" for w in WINDOWS}
     exprs["last_day"] = "max(CASE WHEN active > 0 THEN day END)"
     # The daily rows feed the running totals directly: never stored as a table of their own.
-    cumulate(con, f"({_daily_sql(event_types)})", "usage_cum", exprs)
+    # The codes as literals: a subquery per type would be a job of its own on Spark.
+    codes = {str(t): int(e) for t, e in con.execute("SELECT event_type, e FROM etypes").fetchall()}
+    cumulate(con, f"({_daily_sql(event_types, codes)})", "usage_cum", exprs)
     con.execute("DROP TABLE usage_adt; DROP TABLE usage_aud")
     offsets: dict[int, list[str]] = {7 * i: ["events"] for i in range(1, WEEKS + 1)}
     offsets[0] = list(exprs)
