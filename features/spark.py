@@ -203,11 +203,18 @@ class SparkConnection:
                 self.session.catalog.dropTempView(table.name)
 
 
-def _on_a_cluster(session: SparkSession, params: SparkParams) -> bool:
-    """Whether executors run elsewhere: a Connect server, or a master other than local."""
-    if params.remote or os.environ.get("SPARK_REMOTE"):
-        return True
-    return not str(session.conf.get("spark.master", "local")).startswith("local")
+def check_reachable(session: SparkSession, params: SparkParams) -> None:
+    """Refuse a cluster (a Connect server, a master not local) without shared data paths."""
+    remote = params.remote or os.environ.get("SPARK_REMOTE")
+    if not remote and str(session.conf.get("spark.master", "local")).startswith("local"):
+        return
+    unset = [f"features.spark.{k}" for k in ("validated", "staging") if not getattr(params, k)]
+    if unset:
+        raise ParamsError(
+            f"params.yaml: {' and '.join(unset)} unset: a cluster's executors cannot reach "
+            "this machine's folders; set it to a path they and this machine both reach "
+            "(s3a://..., abfss://..., hdfs://...)"
+        )
 
 
 def _arrow_uri(uri: str) -> str:
@@ -221,14 +228,7 @@ def spark_connection(
 ) -> Iterator[SparkConnection]:
     """A SparkConnection with a view of each validated table; staging cleaned up after."""
     session = start_session(params, spill)
-    if _on_a_cluster(session, params):
-        unset = [k for k in ("validated", "staging") if getattr(params, k) is None]
-        if unset:
-            raise ParamsError(
-                f"params.yaml: {', '.join(f'features.spark.{k}' for k in unset)} unset: a "
-                "cluster's executors cannot reach this machine's folders; set it to a path they "
-                "and this machine both reach (s3a://..., abfss://..., hdfs://...)"
-            )
+    check_reachable(session, params)
     staging = (spill / "staging").as_uri()
     if params.staging:
         staging = f"{params.staging.rstrip('/')}/churn-features-{uuid.uuid4().hex[:12]}"

@@ -18,10 +18,12 @@ import pytest
 import sqlglot
 
 from data.contract import RunningPeriods
+from data.errors import ParamsError
 from data.params import BaseParams, ValidateParams
 from data.stages import generate, validate
 from features.manifest import Manifest
-from features.params import FeaturesParams
+from features.params import FeaturesParams, SparkParams
+from features.spark import check_reachable
 from features.spark_sql import to_spark
 from features.stages import features
 
@@ -120,3 +122,21 @@ def test_duckdb_functions_get_sparks_names():
 def test_an_asof_join_it_cannot_translate_is_refused_by_name():
     with pytest.raises(NotImplementedError, match="ASOF join on"):
         _spark("SELECT 1 FROM l k ASOF JOIN r ON k.a = r.a AND k.t + 1 > r.s")
+
+
+class _Session:
+    """What `check_reachable` reads of a Spark session: its master."""
+
+    def __init__(self, master: str) -> None:
+        self.conf = {"spark.master": master}
+
+
+def test_a_cluster_without_shared_paths_is_refused_naming_the_settings():
+    with pytest.raises(ParamsError, match=r"features.spark.validated and features.spark.staging"):
+        check_reachable(_Session("yarn"), SparkParams())
+    with pytest.raises(ParamsError, match=r"features.spark.staging unset"):
+        check_reachable(
+            _Session("local[2]"), SparkParams(remote="sc://h:15002", validated="s3a://x")
+        )
+    check_reachable(_Session("local[*]"), SparkParams())  # local: this machine's folders do
+    check_reachable(_Session("yarn"), SparkParams(validated="s3a://v", staging="s3a://s"))
