@@ -80,19 +80,19 @@ def island_deltas(entity_days: str, key: str, windows: Sequence[int]) -> str:
     )
     # Named after the key: SQLGlot lifts nested CTEs to the top, where names must not clash.
     marked, deltas = f"marked_{key}", f"deltas_{key}"
-    parts = []
-    for w in windows:
-        # A new island starts where the gap to the previous active day exceeds w; it ends
-        # where the gap to the next one does. +1 at its first day, -1 at its last day + w.
-        parts.append(
-            f"SELECT a, day, {w} AS w, 1 AS delta FROM {marked} "
-            f"WHERE prev IS NULL OR date_diff('day', prev, day) > {w} "
-            f"UNION ALL SELECT a, day + {w} AS day, {w} AS w, -1 AS delta FROM {marked} "
-            f"WHERE next IS NULL OR date_diff('day', day, next) > {w}"
-        )
+    # A new island starts where the gap to the previous active day exceeds w; it ends where
+    # the gap to the next one does: +1 at its first day, -1 at its last day + w. One pass over
+    # the marked days, each paired with every (w, +1/-1): Spark recomputes a CTE per reference.
+    steps = ", ".join(f"({w}, {sign})" for w in windows for sign in (1, -1))
+    ends = (
+        f"SELECT a, CASE WHEN delta = 1 THEN day ELSE day + w END AS day, w, delta "
+        f"FROM {marked}, (VALUES {steps}) s(w, delta) "
+        f"WHERE (delta = 1 AND (prev IS NULL OR date_diff('day', prev, day) > w)) "
+        f"OR (delta = -1 AND (next IS NULL OR date_diff('day', day, next) > w))"
+    )
     pivot = ", ".join(f"sum(delta) FILTER (WHERE w = {w}) AS n{w}" for w in windows)
     return (
         f"WITH {marked} AS (SELECT a, day, {lag} FROM {entity_days}), "
-        f"{deltas} AS ({' UNION ALL '.join(parts)}) "
+        f"{deltas} AS ({ends}) "
         f"SELECT a, day, {pivot} FROM {deltas} GROUP BY a, day"
     )
