@@ -91,14 +91,15 @@ def start_session(params: SparkParams, spill: Path) -> SparkSession:
         builder = builder.remote(params.remote)
     elif params.master:
         builder = builder.master(params.master)
-    settings = {"spark.sql.session.timeZone": "UTC", "spark.ui.showConsoleProgress": "false"}
-    for key, value in {**settings, **params.conf}.items():
+    # Days are UTC days, as in DuckDB's session: no setting overrides that one.
+    settings = {"spark.ui.showConsoleProgress": "false", **params.conf}
+    for key, value in (settings | {"spark.sql.session.timeZone": "UTC"}).items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     # A failed statement raises with Spark's message; its loggers would repeat it, plan and all.
     logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
     if not params.remote:
-        session.sparkContext.setLogLevel("OFF")
+        session.sparkContext.setLogLevel("ERROR")
     return session
 
 
