@@ -140,10 +140,6 @@ class SparkConnection:
     def _path(self, name: str) -> str:
         return f"{self.staging}/{name}-{next(self._names)}"
 
-    def sql(self, query: str) -> DataFrame:
-        """One DuckDB SELECT, run on Spark."""
-        return self.session.sql(to_spark(sqlglot.parse_one(query, read=READ)))
-
     def execute(self, query: str) -> SparkResult:
         """Run DuckDB statements; the last one's result."""
         result = SparkResult(None)
@@ -172,7 +168,7 @@ class SparkConnection:
         """Temp view `name`: the query's rows, written to the staging directory and read back."""
         path = self._path(name)
         self.session.sql(spark_sql).write.mode("overwrite").parquet(path)
-        self.session.read.parquet(path).createOrReplaceTempView(name)
+        self.view(name, path)
 
     def view(self, name: str, path: str) -> None:
         """Temp view `name` over a Parquet file or directory."""
@@ -204,7 +200,7 @@ class SparkConnection:
                     writer.write_table(handle.read_row_group(group).cast(schema))
 
     def close(self) -> None:
-        """Drop the temp views (the session stays up for the process; stop_session ends it)."""
+        """Drop the temp views (the session stays up for the rest of the process)."""
         for table in self.session.catalog.listTables():
             if table.isTemporary:
                 self.session.catalog.dropTempView(table.name)
@@ -233,7 +229,11 @@ def _arrow_uri(uri: str) -> str:
 def spark_connection(
     validated_dir: Path, params: SparkParams, spill: Path
 ) -> Iterator[SparkConnection]:
-    """A SparkConnection with a view of each validated table; staging cleaned up after."""
+    """A SparkConnection with a view of each validated table.
+
+    Intermediate tables go to `params.staging` when set (left for its owner to expire), else
+    under `spill`, the stage's temporary folder, removed with it.
+    """
     session = start_session(params, spill)
     check_reachable(session, params)
     staging = (spill / "staging").as_uri()
@@ -248,6 +248,4 @@ def spark_connection(
         yield con
     finally:
         con.close()
-        if not params.staging:
-            shutil.rmtree(spill / "staging", ignore_errors=True)
         log.info("spark: done; staging %s", staging)
