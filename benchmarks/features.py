@@ -21,8 +21,15 @@ this script, so only the stage is measured:
   executor CPU, shuffle and spill of the tasks that wrote each of those tables.
 
 Spark runs with master local[2], spark.driver.memory (--driver-memory, 8g) and every
---spark-conf; DuckDB with memory_limit 3GB and its default threads. The load average is
-printed with each run: the machine may be shared, and CPU seconds move less than wall time.
+--spark-conf, plus its event log and spark.local.dir in the run's folder; DuckDB with
+memory_limit 3GB and its default threads. Each child's TMPDIR is in its run's folder too, and
+a child killed by a signal is run again (--retries). The load average is printed with each
+run: the machine may be shared, and CPU seconds move less than wall time.
+
+Each run records the code it ran (a hash of features/ and data/, and the commit). To measure
+one commit while features/ is being edited, run from a clone of it:
+`git clone -q . DIR && cp benchmarks/features.py DIR/benchmarks/ && cd DIR &&
+PYTHONPATH=$PWD python benchmarks/features.py --work <this checkout>/outputs/bench-features`.
 """
 
 from __future__ import annotations
@@ -203,8 +210,12 @@ def run_child(validated: Path, out: Path, params: dict[str, Any], cwd: Path) -> 
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     with TreeSampler() as tree:
+        # The child's temporary files (DuckDB's spill, the Java wrapper) in its own folder: a
+        # clean-up of /tmp by someone else on a shared machine cannot pull them from under it.
+        (cwd / "tmp").mkdir(exist_ok=True)
+        env = {**os.environ, "TMPDIR": str(cwd / "tmp")}
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env
         )
         stdout: list[str] = []
         tail: deque[str] = deque(maxlen=40)
@@ -411,6 +422,7 @@ def stage_params(engine: str, run_dir: Path, args: argparse.Namespace) -> dict[s
         "spark.eventLog.enabled": "true",
         "spark.eventLog.dir": (run_dir / "eventlog").as_uri(),
         "spark.eventLog.compress": "false",
+        "spark.local.dir": str(run_dir / "spark-local"),  # shuffle files: not in /tmp (see TMPDIR)
     }
     conf |= dict(kv.split("=", 1) for kv in args.spark_conf)
     staging = str(run_dir / "staging")
