@@ -180,7 +180,7 @@ def features(
     if missing:
         log.info("sources missing, their features are left out: %s", ", ".join(missing))
     with (
-        tempfile.TemporaryDirectory(prefix="churn-duckdb-") as spill,
+        tempfile.TemporaryDirectory(prefix="churn-features-") as spill,
         atomic_dir(Path(out_dir)) as tmp,
     ):
         engine = open_engine(validated_dir, params, Path(spill))
